@@ -121,7 +121,7 @@ def _compiled() -> tuple[_Template, ...]:
                 else:
                     definite = bool(m.group(4))
                     mentions.append(_Mention("object", int(m.group(3)), False, definite))
-                    det = "the" if definite else "a"
+                    det = "the" if definite else "an?"
                     parts.append(f"{det} (?P<m{k}s>{size_re}) (?P<m{k}c>{color_re}) (?P<m{k}h>{shape_re})")
             parts.append(re.escape(text[pos:]))
             out.append(_Template(n, number, text, tuple(mentions), re.compile("".join(parts) + r"\Z")))

@@ -31,7 +31,7 @@ from vislang.data.scene_text import all_captions, describe, parse_caption, pertu
 from vislang.errors import InputError
 
 __all__ = ["SHAPES", "COLORS", "COLOR_RGB", "SIZES", "RELATIONS", "INVERSE", "SPLITS", "HELD_OUT_PAIRS",
-           "SceneObject", "SceneSpec", "Background", "Scenes", "sample_spec", "render", "generate", "scene_rng",
+           "SceneObject", "SceneSpec", "Background", "Scenes", "sample_spec", "place_spec", "render", "generate", "scene_rng",
            "write_scenes", "load_scenes_dir", "describe", "all_captions", "parse_caption", "perturb_caption",
            "spec_attributes_match", "SEEN_PAIRS", "SUPERSAMPLE"]
 
@@ -67,7 +67,29 @@ def sample_spec(rng: np.random.Generator, split: str = "train", n_objects: int |
         size = SIZES[int(rng.integers(len(SIZES)))]
         if (size, color, shape) not in attrs:
             attrs.append((size, color, shape))
-    cells = rng.choice(GRID * GRID, size=n, replace=False)
+    cells = [int(c) for c in rng.choice(GRID * GRID, size=n, replace=False)]
+    objects = _place_objects(attrs, cells, rng)
+    relations = []
+    for k in range(n - 1):
+        options = _true_relations(cells[k], cells[k + 1])
+        relations.append((k, options[int(rng.integers(len(options)))], k + 1))
+    return SceneSpec(tuple(objects), tuple(relations), _sample_background(rng))
+
+
+def _true_relations(cell_a: int, cell_b: int) -> list[str]:
+    """Relations "a REL b" that hold on the dominant axis between two distinct grid cells (both on a tie)."""
+    ra, ca = divmod(cell_a, GRID)
+    rb, cb = divmod(cell_b, GRID)
+    dr, dc = rb - ra, cb - ca
+    options = []
+    if dc != 0 and abs(dc) >= abs(dr):
+        options.append("left of" if dc > 0 else "right of")
+    if dr != 0 and abs(dr) >= abs(dc):
+        options.append("above" if dr > 0 else "below")
+    return options
+
+
+def _place_objects(attrs, cells, rng: np.random.Generator) -> list[SceneObject]:
     objects = []
     for (size, color, shape), cell in zip(attrs, cells):
         row, col = divmod(int(cell), GRID)
@@ -75,30 +97,40 @@ def sample_spec(rng: np.random.Generator, split: str = "train", n_objects: int |
         x = (col + 0.5) / GRID + float(rng.uniform(-slack, slack))
         y = (row + 0.5) / GRID + float(rng.uniform(-slack, slack))
         objects.append(SceneObject(shape=shape, color=color, size=size, x=round(x, 4), y=round(y, 4)))
-    relations = []
-    for k in range(n - 1):
-        ra, ca = divmod(int(cells[k]), GRID)
-        rb, cb = divmod(int(cells[k + 1]), GRID)
-        dr, dc = rb - ra, cb - ca
-        options = []
-        if dc != 0 and abs(dc) >= abs(dr):
-            options.append("left of" if dc > 0 else "right of")
-        if dr != 0 and abs(dr) >= abs(dc):
-            options.append("above" if dr > 0 else "below")
-        relations.append((k, options[int(rng.integers(len(options)))], k + 1))
+    return objects
+
+
+def _sample_background(rng: np.random.Generator) -> Background:
     base = int(rng.integers(215, 246))
     tint = rng.integers(-8, 9, size=3)
-    background = Background(color=tuple(int(min(255, base + t)) for t in tint),
-                            gx=round(float(rng.uniform(-10, 10)), 3), gy=round(float(rng.uniform(-10, 10)), 3),
-                            noise=round(float(rng.uniform(0.0, 4.0)), 3), noise_seed=int(rng.integers(2**31)))
-    return SceneSpec(tuple(objects), tuple(relations), background)
+    return Background(color=tuple(int(min(255, base + t)) for t in tint),
+                      gx=round(float(rng.uniform(-6, 6)), 3), gy=round(float(rng.uniform(-6, 6)), 3),
+                      noise=round(float(rng.uniform(0.0, 3.0)), 3), noise_seed=int(rng.integers(2**31)))
+
+
+def place_spec(spec: SceneSpec, rng: np.random.Generator) -> SceneSpec:
+    """Give the objects of a spec without positions (e.g. :func:`parse_caption`'s result) grid positions
+    that make all its relations true, and a background, so it can be rendered: "draw what a caption
+    says". Raises :class:`InputError` when no placement satisfies the relations (a contradiction)."""
+    import itertools
+
+    n = len(spec.objects)
+    if not 1 <= n <= 3:
+        raise InputError(f"scene spec: {n} objects; scenes have 1 to 3 objects")
+    ok = [cells for cells in itertools.permutations(range(GRID * GRID), n)
+          if all(r in _true_relations(cells[a], cells[b]) for a, r, b in spec.relations)]
+    if not ok:
+        raise InputError(f"scene spec: relations {list(spec.relations)} contradict each other; nothing to place")
+    cells = ok[int(rng.integers(len(ok)))]
+    objects = _place_objects([o.attributes for o in spec.objects], cells, rng)
+    return SceneSpec(tuple(objects), spec.relations, _sample_background(rng))
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # rendering
 
 def _polygon(shape: str, r: float) -> list[tuple[float, float]] | None:
-    """Vertices (relative to the centre, y down) of a shape that fits in a circle of radius ``r``."""
+    """Vertices (relative to the centre, y down) of a shape inside the box [-r, r] x [-r, r]; None: a circle."""
     if shape == "square":
         h = 0.8 * r
         return [(-h, -h), (h, -h), (h, h), (-h, h)]
