@@ -1,0 +1,276 @@
+"""METEOR 1.5 in pure Python, with the numbers of the jar that pycocoevalcap runs.
+
+pycocoevalcap runs ``java -jar meteor-1.5.jar - - -stdio -l en -norm``: language English,
+task "default" (= "rank"), ``-norm`` normalisation, modules exact, stem, synonym,
+paraphrase.  For each caption it sends ``SCORE ||| ref1 ||| ... ||| hyp`` and gets the
+sufficient statistics of the best-scoring reference; then one ``EVAL ||| stats1 ||| ...``
+line, to which the jar answers each segment's score and finally the score of the *summed*
+statistics.  That last number is the corpus METEOR pycocoevalcap reports: an aggregate over
+all segments, not the mean of segment scores.  This module reproduces that pipeline.
+
+Score of one hypothesis/reference pair (Denkowski & Lavie 2014, "Meteor Universal", sec. 2;
+parameters from METEOR 1.5 for English, task rank): with content/function words weighted by
+``delta`` and each stage's matched words weighted by ``w_stage``::
+
+    P = sum_s w_s (delta m_c,s(h) + (1-delta) m_f,s(h)) / (delta |h_c| + (1-delta) |h_f|)
+    R = the same over the reference
+    Fmean = P R / (alpha P + (1 - alpha) R)
+    frag  = chunks / mean(matched words of h, matched words of r)   (0 for an identical pair)
+    score = Fmean (1 - gamma frag^beta)
+
+alpha = 0.85, beta = 0.20, gamma = 0.60, delta = 0.75; w = (1.0, 0.6, 0.8, 0.6) for
+(exact, stem, synonym, paraphrase).  The corpus score applies the same formula to the sums
+of every segment's statistics (a segment whose pair matched perfectly in one chunk adds no
+chunks).  No Java is run: see :mod:`.meteor_resources` for the data files it reads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Hashable, Mapping
+
+from vislang.metrics.base import Metric, provenance
+from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, Lexicon, Sentence, align
+from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
+from vislang.metrics.text.meteor_resources import MeteorResources, load_resources
+
+ALPHA, BETA, GAMMA, DELTA = 0.85, 0.20, 0.60, 0.75
+MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
+MODULES = (EXACT, STEM, SYNONYM, PARAPHRASE)
+N_STATS = 23  # tlen rlen tfunc rfunc (tc rc tf rf) x 4 chunks twm rwm
+
+__all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
+
+
+def _div(a: float, b: float) -> float:
+    """IEEE division as Java does it (x/0 = inf, 0/0 = NaN) instead of raising."""
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.inf if a > 0 else -math.inf
+
+
+def _perfect(st: list[float]) -> bool:
+    ttm = sum(st[4 + 4 * k] + st[6 + 4 * k] for k in range(4))
+    rtm = sum(st[5 + 4 * k] + st[7 + 4 * k] for k in range(4))
+    return ttm == st[0] and rtm == st[1] and st[20] == 1.0
+
+
+def segment_score(st: list[float], weights=MODULE_WEIGHTS, alpha=ALPHA, beta=BETA, gamma=GAMMA,
+                  delta=DELTA) -> float:
+    """METEOR of one statistics vector (a segment's, or a sum of segments')."""
+    tlen, rlen, tfun, rfun = st[0], st[1], st[2], st[3]
+    twl = delta * (tlen - tfun) + (1.0 - delta) * tfun
+    rwl = delta * (rlen - rfun) + (1.0 - delta) * rfun
+    twm = rwm = 0.0
+    for k, w in enumerate(weights):
+        twm += st[4 + 4 * k] * w * delta
+    for k, w in enumerate(weights):
+        rwm += st[5 + 4 * k] * w * delta
+    for k, w in enumerate(weights):
+        twm += st[6 + 4 * k] * w * (1.0 - delta)
+    for k, w in enumerate(weights):
+        rwm += st[7 + 4 * k] * w * (1.0 - delta)
+    p = _div(twm, twl)
+    r = _div(rwm, rwl)
+    fmean = _div(1.0, _div(1.0 - alpha, p) + _div(alpha, r))
+    if _perfect(st):
+        frag = 0.0
+    else:
+        frag = _div(st[20], (st[21] + st[22]) / 2)
+    pen = gamma * (frag**beta if not math.isnan(frag) else math.nan)
+    score = fmean * (1.0 - pen) if not (math.isinf(pen) and fmean == 0) else math.nan
+    if math.isnan(score):
+        return 0.0
+    return max(score, 0.0)
+
+
+def add_stats(total: list[float], st: list[float]) -> None:
+    """Fold one segment's statistics into a running sum (the jar's aggregation rule)."""
+    chunks = total[20]
+    for k in range(N_STATS):
+        total[k] += st[k]
+    if _perfect(st):
+        total[20] = chunks
+
+
+class MeteorScorer:
+    """Scores hypothesis/references pairs; holds the resources and per-word memo."""
+
+    def __init__(self, resources: Any = None, modules: tuple[int, ...] = MODULES,
+                 weights: tuple[float, ...] = MODULE_WEIGHTS, normalize: bool = True):
+        need_para = PARAPHRASE in modules
+        self.res: MeteorResources = load_resources(resources, paraphrase=need_para)
+        self.modules = modules
+        self.weights = weights
+        self.normalize = normalize
+        self.lex = Lexicon(self.res, use_synonyms=SYNONYM in modules)
+        self.max_len = self.res.paraphrase.max_len if (need_para and self.res.paraphrase) else 1
+        self._norm_memo: dict[str, list[str]] = {}
+
+    def _words(self, text: str) -> list[str]:
+        got = self._norm_memo.get(text)
+        if got is None:
+            line = normalize_en(text, self.res.prefixes) if self.normalize else text
+            got = self._norm_memo[text] = java_tokens(line)
+        return got
+
+    def _paraphrases(self, sentences: list[Sentence]) -> dict | None:
+        if PARAPHRASE not in self.modules or self.res.paraphrase is None:
+            return None
+        grams: set[int] = set()
+        for s in sentences:
+            grams.update(s.gram_pos)
+        return self.res.paraphrase.lookup(grams, grams)
+
+    def _stats(self, t: Sentence, r: Sentence, para) -> list[float]:
+        final, chunks, _ = align(t, r, self.modules, para)
+        st = [0.0] * N_STATS
+        st[0], st[1] = float(t.n), float(r.n)
+        st[2], st[3] = float(sum(t.func)), float(sum(r.func))
+        for m in final.values():
+            base = 4 + 4 * m[4]
+            for q in range(m[2], m[2] + m[3]):
+                st[base + (2 if t.func[q] else 0)] += 1
+            for q in range(m[0], m[0] + m[1]):
+                st[base + 1 + (2 if r.func[q] else 0)] += 1
+        st[20] = float(chunks)
+        st[21] = float(sum(m[3] for m in final.values()))
+        st[22] = float(sum(m[1] for m in final.values()))
+        return st
+
+    def score_batch(self, refs: Mapping[Hashable, list[str]], cands: Mapping[Hashable, str]):
+        """Per-item ``{id: (score, stats)}`` for PTB-tokenised captions (pycocoevalcap's input)."""
+        items = []
+        for key, hyp in cands.items():
+            if isinstance(hyp, (list, tuple)):
+                if len(hyp) != 1:
+                    raise ValueError(f"candidate {key!r}: expected one caption, got {len(hyp)}")
+                hyp = hyp[0]
+            # the wire format of pycocoevalcap -> jar, including its quirks
+            hyp = hyp.replace("|||", "").replace("  ", " ")
+            line = " ||| ".join(("SCORE", " ||| ".join(refs[key]), hyp))
+            parts = line.split("|||")
+            while parts and parts[-1] == "":
+                parts.pop()
+            ref_texts = [java_trim(p) for p in parts[1:-1]]
+            items.append((key, java_trim(parts[-1]), ref_texts))
+        sent_memo: dict[str, Sentence] = {}
+
+        def sentence(text: str) -> Sentence:
+            s = sent_memo.get(text)
+            if s is None:
+                s = sent_memo[text] = Sentence(self._words(text), self.lex, self.max_len)
+            return s
+
+        prepared = [(key, sentence(h), [sentence(r) for r in rs]) for key, h, rs in items]
+        para = self._paraphrases(list(sent_memo.values()))
+        out = {}
+        for key, t, rs in prepared:
+            best_score, best = -1.0, None
+            for r in rs:
+                st = self._stats(t, r, para)
+                sc = segment_score(st, self.weights)
+                if sc > best_score:
+                    best_score, best = sc, st
+            if best is None:  # no reference: the jar refuses such a line; score 0
+                best, best_score = [0.0] * N_STATS, 0.0
+            out[key] = (best_score, best)
+        return out
+
+
+def _corpus(per: dict, weights) -> float:
+    total = [0.0] * N_STATS
+    for _, st in per.values():
+        add_stats(total, st)
+    return segment_score(total, weights)
+
+
+_SCORERS: dict[tuple, MeteorScorer] = {}
+
+
+def _scorer(resources, modules) -> MeteorScorer:
+    if isinstance(resources, MeteorScorer):
+        return resources
+    key = (id(resources) if isinstance(resources, MeteorResources) else resources, modules)
+    sc = _SCORERS.get(key)
+    if sc is None:
+        sc = _SCORERS[key] = MeteorScorer(resources, modules=modules)
+    return sc
+
+
+def meteor_score(refs_tok: Mapping[Hashable, list[str]], cands_tok: Mapping[Hashable, str],
+                 resources: Any = None) -> tuple[float, dict]:
+    """``(corpus METEOR as pycocoevalcap reports it, {id: segment METEOR})``.
+
+    ``refs_tok`` / ``cands_tok`` are PTB-tokenised, space-joined captions (what pycocoevalcap's
+    ``Meteor.compute_score`` receives); a candidate may also be a one-element list.
+    ``resources``: see :func:`vislang.metrics.text.meteor_resources.load_resources`.
+    """
+    if set(refs_tok) != set(cands_tok):
+        from vislang.errors import InputError
+
+        raise InputError("meteor: references and candidates must have the same ids")
+    sc = _scorer(resources, MODULES)
+    per = sc.score_batch(refs_tok, cands_tok)
+    return _corpus(per, sc.weights), {k: v[0] for k, v in per.items()}
+
+
+def meteor_exact_stem_score(refs_tok, cands_tok, resources: Any = None) -> tuple[float, dict]:
+    """The reduced "METEOR-exact-stem": METEOR 1.5's exact and stem stages only.
+
+    It needs only the jar (function words, non-breaking prefixes), not the paraphrase table or
+    synonyms, and is *not* METEOR: report it under its own name.
+    """
+    sc = _scorer(resources, (EXACT, STEM))
+    per = sc.score_batch(refs_tok, cands_tok)
+    return _corpus(per, sc.weights), {k: v[0] for k, v in per.items()}
+
+
+class Meteor(Metric):
+    """METEOR 1.5 as a mergeable metric.
+
+    ``update(refs, cands)`` takes PTB-tokenised captions as :func:`meteor_score` does.
+    State: the summed sufficient statistics (23 floats) and the per-caption scores.
+    ``compute()`` returns ``{"meteor": corpus, "meteor_per_item": {id: score}, "provenance": ...}``.
+    """
+
+    name = "meteor"
+
+    def __init__(self, resources: Any = None):
+        self.resources = resources
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = [0.0] * N_STATS
+        self.per_item: dict = {}
+
+    def update(self, refs, cands) -> None:
+        sc = _scorer(self.resources, MODULES)
+        for key, (score, st) in sc.score_batch(refs, cands).items():
+            if key in self.per_item:
+                from vislang.errors import InputError
+
+                raise InputError(f"meteor: caption id {key!r} given twice")
+            self.per_item[key] = score
+            add_stats(self.total, st)
+
+    def merge(self, other: "Meteor") -> "Meteor":
+        self._check_mergeable(other)
+        for k in range(N_STATS):
+            self.total[k] += other.total[k]
+        self.per_item.update(other.per_item)
+        return self
+
+    def compute(self) -> dict[str, Any]:
+        sc = _scorer(self.resources, MODULES)
+        return {
+            "meteor": segment_score(self.total, MODULE_WEIGHTS),
+            "meteor_per_item": dict(self.per_item),
+            "provenance": provenance(metric="METEOR 1.5 (pure Python, -l en -norm)", **sc.res.source),
+        }
+
+    def __getstate__(self):
+        return {"resources": self.resources if isinstance(self.resources, (str, type(None))) else None,
+                "total": self.total, "per_item": self.per_item}

@@ -1,0 +1,309 @@
+"""The language resources of METEOR 1.5 (English), located, parsed and cached.
+
+METEOR needs four resources; all come from the METEOR 1.5 distribution, which
+pycocoevalcap ships as ``pycocoevalcap/meteor/meteor-1.5.jar`` (a zip archive) plus
+``pycocoevalcap/meteor/data/paraphrase-en.gz``:
+
+* ``function/english.words`` (in the jar): the function-word list (delta weighting);
+* ``nonbreaking/english.prefixes`` (in the jar): Moses non-breaking prefixes for ``-norm``;
+* ``synonym/english.synsets`` and ``synonym/english.exceptions`` (in the jar): WordNet 3.0
+  synsets per word and irregular forms (the synonym stage);
+* ``data/paraphrase-en.gz``: the paraphrase table (Denkowski & Lavie 2010/2014), triples of
+  lines ``probability / phrase / paraphrase``.
+
+The stemmer is the Snowball English algorithm (:mod:`.meteor_stem`), not a data file.
+
+Where they are looked for, first hit wins: the ``resources=`` argument (a directory holding
+``meteor-1.5.jar`` and ``data/paraphrase-en.gz``, or the jar path), ``$VISLANG_METEOR_DIR``,
+then the installed pycocoevalcap package (located, never imported).  Parsed forms are cached
+under ``cache_dir("meteor")`` keyed by the SHA-256 of the source files: a pickle of the small
+tables and, for the paraphrase table, ``.npy`` arrays of 64-bit phrase hashes that are
+memory-mapped on later runs, so loading takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from vislang.errors import ResourceNotFound
+from vislang.fileio import atomic_write, cache_dir, sha256_file
+from vislang.metrics.text.meteor_normalize import java_tokens, parse_prefixes
+
+JAR_NAME = "meteor-1.5.jar"
+PARAPHRASE_NAME = "paraphrase-en.gz"
+ENV_DIR = "VISLANG_METEOR_DIR"
+CACHE_VERSION = 1
+
+HOW_TO_GET = (
+    "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
+    "`pip install pycocoevalcap` provides them, or pass resources=DIR / set $VISLANG_METEOR_DIR "
+    "to a folder holding meteor-1.5.jar and data/paraphrase-en.gz"
+)
+
+_MASK = (1 << 64) - 1
+_H0 = 0x9E3779B97F4A7C15
+_MUL = 0x100000001B3 * 0x5851F42D4C957F2D & _MASK | 1
+
+
+def token_hash(token: bytes) -> int:
+    """64-bit hash of one token (UTF-8 bytes)."""
+    return int.from_bytes(hashlib.blake2b(token, digest_size=8).digest(), "little")
+
+
+def combine(h: int, th: int) -> int:
+    """Extend a phrase hash by one token hash (order-sensitive; start from :data:`PHRASE_H0`)."""
+    return ((h ^ th) * _MUL) & _MASK
+
+
+PHRASE_H0 = _H0
+
+
+@dataclass
+class ParaphraseTable:
+    """The paraphrase table as hashes: entry ``k`` says phrase ``ref_hash[k]`` (``ref_len`` words)
+    may be matched by phrase ``par_hash[k]`` (``par_len`` words).  Entries are stored sorted by
+    ``ref_hash`` with ties in file order (``index``), which is the order METEOR tries them."""
+
+    ref_hash: np.ndarray  # uint64, sorted
+    index: np.ndarray  # uint32 file order
+    par_hash: np.ndarray  # uint64
+    par_len: np.ndarray  # uint8
+    max_len: int
+
+    def lookup(self, hashes: Iterable[int], targets: set[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """For phrase hashes ``hashes``: ``{hash: [(file_index, par_hash, par_len), ...]}`` in file
+        order, keeping only paraphrases whose hash is in ``targets`` (other entries cannot match)."""
+        q = np.unique(np.fromiter(hashes, dtype=np.uint64))
+        if q.size == 0:
+            return {}
+        lo = np.searchsorted(self.ref_hash, q, side="left")
+        hi = np.searchsorted(self.ref_hash, q, side="right")
+        keep = hi > lo
+        q, lo, hi = q[keep], lo[keep], hi[keep]
+        if q.size == 0:
+            return {}
+        counts = hi - lo
+        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        owner = np.repeat(q, counts)
+        tgt = np.fromiter(targets, dtype=np.uint64, count=len(targets))
+        ok = np.isin(self.par_hash[rows], tgt)
+        rows, owner = rows[ok], owner[ok]
+        out: dict[int, list[tuple[int, int, int]]] = {}
+        idx = self.index[rows].tolist()
+        ph = self.par_hash[rows].tolist()
+        pl = self.par_len[rows].tolist()
+        for o, i, h, n in zip(owner.tolist(), idx, ph, pl):
+            out.setdefault(o, []).append((i, h, n))
+        for lst in out.values():
+            lst.sort()
+        return out
+
+
+@dataclass
+class MeteorResources:
+    """Everything METEOR 1.5 English needs besides the stemmer."""
+
+    function_words: frozenset[str]
+    prefixes: dict[str, int]
+    synsets: dict[str, tuple[int, ...]]
+    exceptions: dict[str, tuple[str, ...]]
+    paraphrase: ParaphraseTable | None
+    source: dict[str, str] = field(default_factory=dict)
+
+
+def _pycocoevalcap_dir() -> Path | None:
+    try:
+        spec = importlib.util.find_spec("pycocoevalcap")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "meteor"
+
+
+def locate(resources: str | os.PathLike | None = None) -> tuple[Path, Path | None]:
+    """``(jar, paraphrase_gz or None)``; raises :class:`ResourceNotFound` with how to get them."""
+    candidates: list[Path] = []
+    if resources is not None:
+        p = Path(resources)
+        if p.is_file():
+            jar = p
+            para = p.parent / "data" / PARAPHRASE_NAME
+            return jar, (para if para.is_file() else None)
+        if not p.is_dir():
+            raise ResourceNotFound(f"{p}: no such file or folder; {HOW_TO_GET}")
+        candidates.append(p)
+    else:
+        env = os.environ.get(ENV_DIR)
+        if env:
+            candidates.append(Path(env))
+        pkg = _pycocoevalcap_dir()
+        if pkg is not None:
+            candidates.append(pkg)
+    for d in candidates:
+        jar = d / JAR_NAME
+        if jar.is_file():
+            para = d / "data" / PARAPHRASE_NAME
+            if not para.is_file():
+                para = d / PARAPHRASE_NAME
+            return jar, (para if para.is_file() else None)
+    where = ", ".join(str(c) for c in candidates) or "nowhere"
+    raise ResourceNotFound(f"looked in {where}: {HOW_TO_GET}")
+
+
+def _file_sha(path: Path) -> str:
+    """SHA-256 of a file, remembered per (path, size, mtime) so a warm start reads nothing big."""
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    index_path = cache_dir("meteor") / "sha_index.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    if key not in index:
+        index[key] = sha256_file(path)
+        with atomic_write(index_path, "w", encoding="utf-8") as f:
+            json.dump(index, f)
+    return index[key]
+
+
+def _parse_jar(jar: Path) -> tuple[frozenset[str], dict[str, int], dict, dict]:
+    try:
+        z = zipfile.ZipFile(jar)
+        words = z.read("function/english.words").decode("utf-8")
+        prefixes = z.read("nonbreaking/english.prefixes").decode("utf-8")
+        syn_text = z.read("synonym/english.synsets").decode("utf-8")
+        exc_text = z.read("synonym/english.exceptions").decode("utf-8")
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ResourceNotFound(f"{jar}: not a METEOR 1.5 jar ({exc}); {HOW_TO_GET}") from exc
+    function_words = frozenset(line for line in words.split("\n"))
+    syn_lines = syn_text.split("\n")
+    synsets: dict[str, tuple[int, ...]] = {}
+    for k in range(0, len(syn_lines) - 1, 2):
+        synsets[syn_lines[k]] = tuple(int(t) for t in java_tokens(syn_lines[k + 1]))
+    exc_lines = exc_text.split("\n")
+    exceptions: dict[str, list[str]] = {}
+    for k in range(0, len(exc_lines) - 1, 2):
+        base = exc_lines[k]
+        for form in java_tokens(exc_lines[k + 1]):
+            exceptions.setdefault(form, []).append(base)
+    return (
+        function_words,
+        parse_prefixes(prefixes),
+        synsets,
+        {k: tuple(v) for k, v in exceptions.items()},
+    )
+
+
+def _build_paraphrase(path: Path) -> dict[str, np.ndarray]:
+    """Hash every (phrase, paraphrase) entry of ``paraphrase-en.gz`` (one pass, streaming)."""
+    memo: dict[bytes, int] = {}
+
+    def phrase(line: bytes) -> tuple[int, int]:
+        h = PHRASE_H0
+        toks = line.split()
+        for t in toks:
+            th = memo.get(t)
+            if th is None:
+                th = memo[t] = token_hash(t)
+            h = ((h ^ th) * _MUL) & _MASK
+        return h, len(toks)
+
+    ref_h: list[int] = []
+    par_h: list[int] = []
+    ref_n: list[int] = []
+    par_n: list[int] = []
+    last_ref: bytes | None = None
+    last = (0, 0)
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    del data
+    for k in range(0, len(lines) - 2, 3):
+        ref = lines[k + 1]
+        if ref != last_ref:
+            last = phrase(ref)
+            last_ref = ref
+        ph, pn = phrase(lines[k + 2])
+        ref_h.append(last[0])
+        ref_n.append(last[1])
+        par_h.append(ph)
+        par_n.append(pn)
+    del lines
+    rh = np.array(ref_h, dtype=np.uint64)
+    order = np.argsort(rh, kind="stable").astype(np.uint32)
+    return {
+        "ref_hash": rh[order],
+        "index": order,
+        "par_hash": np.array(par_h, dtype=np.uint64)[order],
+        "par_len": np.array(par_n, dtype=np.uint8)[order],
+        "max_len": np.array([max(max(ref_n, default=0), max(par_n, default=0))], dtype=np.int64),
+    }
+
+
+_LOADED: dict[tuple, MeteorResources] = {}
+
+
+def load_resources(resources=None, paraphrase: bool = True) -> MeteorResources:
+    """Locate, parse (or read from the cache) and return the METEOR resources.
+
+    ``resources`` may be a :class:`MeteorResources` (returned as is), a folder, a jar path or
+    None (search order in the module docstring).  Results are kept in memory per process.
+    """
+    if isinstance(resources, MeteorResources):
+        return resources
+    jar, para = locate(resources)
+    if paraphrase and para is None:
+        raise ResourceNotFound(f"{jar.parent}: data/{PARAPHRASE_NAME} missing; {HOW_TO_GET}")
+    jar_sha = _file_sha(jar)
+    para_sha = _file_sha(para) if (paraphrase and para is not None) else None
+    key = (jar_sha, para_sha)
+    if key in _LOADED:
+        return _LOADED[key]
+    root = cache_dir("meteor")
+    small = root / f"jar-{jar_sha[:20]}-v{CACHE_VERSION}.pkl"
+    tables = None
+    if small.is_file():
+        try:
+            with open(small, "rb") as f:
+                tables = pickle.load(f)
+        except Exception:  # a corrupt cache is rebuilt
+            tables = None
+    if tables is None:
+        tables = _parse_jar(jar)
+        with atomic_write(small, "wb") as f:
+            pickle.dump(tables, f, protocol=pickle.HIGHEST_PROTOCOL)
+    table = None
+    if para_sha is not None:
+        pdir = root / f"para-{para_sha[:20]}-v{CACHE_VERSION}"
+        names = ("ref_hash", "index", "par_hash", "par_len", "max_len")
+        if not all((pdir / f"{n}.npy").is_file() for n in names):
+            arrays = _build_paraphrase(para)
+            pdir.mkdir(parents=True, exist_ok=True)
+            for n in names:
+                with atomic_write(pdir / f"{n}.npy", "wb") as f:
+                    np.save(f, arrays[n])
+        arr = {n: np.load(pdir / f"{n}.npy", mmap_mode="r") for n in names}
+        table = ParaphraseTable(
+            ref_hash=arr["ref_hash"], index=arr["index"], par_hash=arr["par_hash"],
+            par_len=arr["par_len"], max_len=int(arr["max_len"][0]),
+        )
+    res = MeteorResources(
+        function_words=tables[0], prefixes=tables[1], synsets=tables[2], exceptions=tables[3],
+        paraphrase=table,
+        source={"jar": str(jar), "jar_sha256": jar_sha, "paraphrase": str(para) if para_sha else "",
+                "paraphrase_sha256": para_sha or ""},
+    )
+    _LOADED[key] = res
+    return res
