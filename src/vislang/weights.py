@@ -28,6 +28,7 @@ import io
 import os
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,7 +308,9 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     """A raw state dict and its detected container (``torchscript`` or ``state-dict``)."""
     try:
         if _is_torchscript(path):
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch >= 2.9 flags jit.load as deprecated; it still works
+                warnings.simplefilter("ignore", DeprecationWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
             return {k: v.detach().clone() for k, v in module.state_dict().items()}, "torchscript"
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
