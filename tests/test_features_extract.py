@@ -136,3 +136,14 @@ def test_inception_clean_and_tf1_resizes_differ(images):
     assert 1e-3 < rel < 0.5
     with pytest.raises(ConfigError, match="no classifier logits"):
         F.extract(a, images[:1], want_logits=True)
+
+
+def test_folder_source_through_open_images(mobilenet, images, tmp_path):
+    from PIL import Image
+
+    for i in range(5):
+        Image.fromarray(images[i].permute(1, 2, 0).numpy()).save(tmp_path / f"img{i}.png")
+    feats = F.extract(mobilenet, str(tmp_path))
+    np.testing.assert_allclose(feats, mobilenet(images[:5]).numpy(), rtol=1e-5, atol=1e-5)
+    shard = F.extract(mobilenet, str(tmp_path), rank=1, world_size=2, cache=False)
+    np.testing.assert_allclose(shard, feats[1::2], rtol=1e-5, atol=1e-5)

@@ -273,6 +273,9 @@ class TensorSource:
         for i in range(start, stop, batch_size):
             yield self.images[i:min(i + batch_size, stop)]
 
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
     def content_hash(self) -> str:
         h = hashlib.sha256(f"uint8{tuple(self.images.shape)}".encode())
         h.update(self.images.numpy().tobytes())
@@ -332,7 +335,17 @@ def _write_cache(path, feats: np.ndarray, logits: np.ndarray | None) -> None:
 
 
 def _shard_batches(src, batch_size: int, rank: int, world_size: int) -> Iterator[Batch]:
-    """Batches of the images whose index i satisfies i % world_size == rank, in index order."""
+    """Batches of the images whose index i satisfies i % world_size == rank, in index order.
+
+    Sources with ``__getitem__`` (``vislang.data.images.ImageSource``) read only the shard's images;
+    others are streamed whole and the shard's rows kept."""
+    if world_size > 1 and hasattr(src, "__getitem__"):
+        idx = list(range(rank, len(src), world_size))
+        for i in range(0, len(idx), batch_size):
+            items = [src[j] for j in idx[i:i + batch_size]]
+            same = all(t.shape == items[0].shape for t in items)
+            yield torch.stack(items) if same else items
+        return
     offset = 0
     for batch in src.iter_batches(batch_size * world_size):
         n = len(batch)
