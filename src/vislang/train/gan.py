@@ -319,7 +319,7 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
             stats.zero_()
             if dist.is_main:
                 run.log.log(record)
-        if dist.is_main and cfg.sample_every and (done % cfg.sample_every == 0 or done == cfg.steps):
+        if dist.is_main and ((cfg.sample_every and done % cfg.sample_every == 0) or done == cfg.steps):
             grid = gan_eval.make_grid(sample(netG, fixed_z, fixed_tok))
             gan_eval.save_png(grid, run.path / "samples" / f"step-{done:08d}.png")
             if ema is not None:

@@ -111,10 +111,11 @@ class PeriodicEval:
         self.available, self.reason = False, ""
         self.real_feats: torch.Tensor | None = None
         try:
-            from vislang import features  # noqa: F401
-            from vislang.metrics.image import fid as _fid  # noqa: F401
+            from vislang import features
 
-            self.extractor = features.create(extractor, device=device)
+            self.extractor = features.create(extractor, device=device, batch_size=batch_size)
+            from vislang.metrics.image import fid as _fid, kid as _kid  # noqa: F401
+
             self.real_feats = self._features(real)
             self.available = True
         except Exception as exc:  # a missing module or weight file: evaluation is optional
@@ -130,13 +131,10 @@ class PeriodicEval:
             return {}
         from vislang.metrics.image import fid, kid
 
-        fake = self._features(images)
-        out = {f"fid_{self.name}": float(fid.frechet_distance_from_features(self.real_feats, fake))}
-        try:
-            out[f"kid_{self.name}"] = float(kid.kid_from_features(self.real_feats, fake))
-        except Exception:
-            pass
-        return out
+        fake = self._features(images).numpy()
+        real = self.real_feats.numpy()
+        return {f"fid_{self.name}": float(fid.fid_from_features(real, fake)),
+                f"kid_{self.name}": float(kid.kid_from_features(real, fake)["kid_mean"])}
 
 
 def generate_images(generate: Callable[[torch.Tensor], torch.Tensor], noise: torch.Tensor,
