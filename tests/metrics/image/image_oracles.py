@@ -59,7 +59,7 @@ def torch_fidelity_kid():
     """torch_fidelity.metric_kid.kid_features_to_metric (RandomState(rng_seed), input_1 subset first)."""
     ns = {"np": np, "torch": torch, "tqdm": lambda x, **k: x, "get_kwarg": _get_kwarg, "vassert": _vassert,
           "vprint": lambda *a, **k: None, "KEY_METRIC_KID_MEAN": "kid_mean", "KEY_METRIC_KID_STD": "kid_std"}
-    return load_function("torch_fidelity", "metric_kid.py", ["mmd2", "kernel_poly", "kernel_mmd",
+    return load_function("torch_fidelity", "metric_kid.py", ["mmd2", "kernel_poly", "kernel_rbf", "kernel_mmd",
                                                              "kid_features_to_metric"], ns)["kid_features_to_metric"]
 
 
