@@ -79,7 +79,7 @@ def detect(path: Path) -> tuple[str, Any]:
         return "jsonl", text
     if not stripped:
         raise InputError(f"{path}: empty file; expected captions")
-    if stripped[0] in "[{":
+    if stripped[0] in "[{" or path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError:

@@ -37,22 +37,22 @@ def is_image_name(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def _pil_open_guard(max_pixels: int | None):
-    """Let our own pixel limit rule: silence Pillow's warning and lift its limit when ours is higher."""
+def _pil_open_guard():
+    """Let our own pixel limit rule alone: lift Pillow's global limit (and its warning) while opening.
+
+    Pillow would otherwise refuse images over twice its limit with its own message, before ours names
+    the size; the lock keeps concurrent opens from restoring the limit early.
+    """
     from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        pil_limit = Image.MAX_IMAGE_PIXELS
-        if pil_limit is not None and (max_pixels is None or max_pixels > pil_limit):
-            with _pil_limit_lock:
-                saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-                try:
-                    yield
-                finally:
-                    Image.MAX_IMAGE_PIXELS = saved
-        else:
-            yield
+        with _pil_limit_lock:
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                yield
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
 
 
 def _bomb_reason(w: int, h: int, max_pixels: int | None) -> str | None:
@@ -66,10 +66,8 @@ def _open_pil(fh: BinaryIO, max_pixels: int | None):
     from PIL import Image
 
     try:
-        with _pil_open_guard(max_pixels):
+        with _pil_open_guard():
             im = Image.open(fh)
-    except Image.DecompressionBombError as exc:  # only when Pillow's limit is stricter than ours
-        raise BadImage(f"exceeds the pixel limit ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is an unreadable file
         raise BadImage(_reason(exc)) from None
     w, h = im.size
@@ -286,6 +284,14 @@ def _min_max(arr: np.ndarray, chunk: int = 1024) -> tuple[float, float]:
 def load_array_file(path: Path) -> tuple[np.ndarray, str]:
     """The image array in a .npy (memory-mapped) or .npz file (key 'images', else 'arr_0', else the first)."""
     suffix = path.suffix.lower()
+    magic = b"\x93NUMPY" if suffix == ".npy" else b"PK"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(magic))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if head != magic:
+        raise InputError(f"{path}: not a readable {suffix} file (wrong magic bytes {head!r})")
     try:
         if suffix == ".npy":
             return np.load(path, mmap_mode="r", allow_pickle=False), "npy"
@@ -298,7 +304,7 @@ def load_array_file(path: Path) -> tuple[np.ndarray, str]:
     except InputError:
         raise
     except ValueError as exc:
-        if "pickle" in str(exc).lower():
+        if "pickle" in str(exc).lower() or "python objects" in str(exc).lower():
             raise InputError(f"{path}: holds Python objects (pickled), not a numeric image array") from None
         raise InputError(f"{path}: not a readable {suffix} file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
