@@ -22,9 +22,9 @@ def _all_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenes_cli")
-    for name in ("a", "b"):
+    for name, workers in (("a", "1"), ("b", "2")):  # a process pool must not change a byte
         assert run_cli("data", "scenes", "--n", "60", "--size", "32", "--seed", "7", "--out", root / name,
-                       "--quiet") == 0
+                       "--workers", workers, "--quiet") == 0
     return root / "a", root / "b"
 
 
@@ -67,7 +67,7 @@ def test_load_scenes_dir_round_trip(two_runs):
 
 def test_split_option(tmp_path):
     assert run_cli("data", "scenes", "--n", "5", "--size", "32", "--split", "test_unseen", "--out",
-                   tmp_path / "u", "--quiet") == 0
+                   tmp_path / "u", "--workers", "1", "--quiet") == 0
     loaded = load_scenes_dir(tmp_path / "u")
     assert loaded.ids == [3_000_000 + i for i in range(5)] and loaded.split == "test_unseen"
 
@@ -85,7 +85,8 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert run_cli("data", "scenes", "--n", "3", "--size", "32", "--out", busy) == 2
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
-    assert run_cli("data", "scenes", "--n", "3", "--size", "32", "--out", busy, "--overwrite", "--quiet") == 0
+    assert run_cli("data", "scenes", "--n", "3", "--size", "32", "--out", busy, "--overwrite", "--workers", "1",
+                   "--quiet") == 0
     assert sorted(p.name for p in busy.iterdir()) == ["captions.json", "images", "specs.json"]
 
 

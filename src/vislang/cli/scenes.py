@@ -32,6 +32,8 @@ def register(commands) -> None:
     p.add_argument("--split", default="train", choices=["train", "val", "test", "test_unseen"],
                    help="which split to render (default train)")
     p.add_argument("--captions", type=int, default=5, help="captions per image, all distinct (default 5)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes for rendering and PNG encoding (default 2); the output does not depend on it")
     p.add_argument("--out", required=True, help="output folder (must not exist or be empty, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out once the new one is complete")
 
@@ -47,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--size {args.size}: choose 32, 64 or 128")
     start = time.perf_counter()
     scenes = generate(args.n, size=args.size, seed=args.seed, split=args.split,
-                      captions_per_image=args.captions, progress=True)
-    write_scenes(scenes, args.out, overwrite=args.overwrite, progress=True)
+                      captions_per_image=args.captions, workers=args.workers, progress=True)
+    write_scenes(scenes, args.out, overwrite=args.overwrite, workers=args.workers, progress=True)
     info(f"wrote {len(scenes)} {args.split} scenes ({args.size} px, seed {args.seed}) to {args.out} "
          f"in {time.perf_counter() - start:.1f} s")
     return 0

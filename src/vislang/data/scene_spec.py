@@ -84,18 +84,19 @@ class SceneObject:
 @dataclass(frozen=True)
 class Background:
     """A pale base colour, a linear gradient (``gx``, ``gy``: intensity change from the centre to the
-    right / bottom edge) and Gaussian noise (``noise`` = standard deviation in 0-255 units, drawn
-    from PCG64 seeded with ``noise_seed``)."""
+    right / bottom edge, 0-255 units) and a smooth texture: a 4 x 4 grid of values uniform in
+    [-1, 1] (PCG64 seeded with ``texture_seed``) interpolated bilinearly over the image and scaled
+    by ``texture`` (0-255 units), the same for the three channels."""
 
     color: tuple[int, int, int] = (240, 240, 240)
     gx: float = 0.0
     gy: float = 0.0
-    noise: float = 0.0
-    noise_seed: int = 0
+    texture: float = 0.0
+    texture_seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"color": list(self.color), "gx": self.gx, "gy": self.gy, "noise": self.noise,
-                "noise_seed": self.noise_seed}
+        return {"color": list(self.color), "gx": self.gx, "gy": self.gy, "texture": self.texture,
+                "texture_seed": self.texture_seed}
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class SceneSpec:
             bg = d.get("background")
             background = None if bg is None else Background(
                 color=tuple(int(c) for c in bg["color"]), gx=float(bg["gx"]), gy=float(bg["gy"]),
-                noise=float(bg["noise"]), noise_seed=int(bg["noise_seed"]))
+                texture=float(bg["texture"]), texture_seed=int(bg["texture_seed"]))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
