@@ -18,6 +18,7 @@ reference set is extracted once.  Other areas may add extractors with :func:`reg
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -92,7 +93,7 @@ class Extractor:
                               f"have no classifier logits; create the extractor with weights that include them")
         chunks = _chunks(batch, self.batch_size)
         feats, logits = [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), _full_fp32(self.device):
             for chunk in chunks:
                 x = self.prepare(chunk)
                 f = self.embed(x).float()
@@ -120,6 +121,22 @@ class Extractor:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} dim={self.dim} resize={self.resize} device={self.device}>"
+
+
+@contextlib.contextmanager
+def _full_fp32(device: torch.device) -> Iterator[None]:
+    """On CUDA, turn off TF32 convolutions / matmuls while extracting (cuDNN allows TF32 convolutions by
+    default, which moves Inception features by about 1e-3 relative); restore the settings afterwards."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def _chunks(batch: Batch, size: int) -> Iterator[Batch]:
