@@ -12,7 +12,7 @@ CHECK_EPILOG = """\
 examples:
   vislang data check photos/                      # a folder (recursive): png, jpg, webp, bmp, tif
   vislang data check images.zip --skip-bad        # skip (and count) unreadable files
-  vislang data check samples.npz --float-range -1,1 --json
+  vislang data check samples.npz --float-range -1 1 --json
   vislang data check photos/ --size 64 --resize bicubic
 
 Exit code 0 when the source reads cleanly, 2 when it has problems (unreadable files, mixed sizes,
@@ -26,14 +26,6 @@ Writes OUT/images/00000.png ... (28 x 28 RGB, gray replicated) and OUT/captions.
 annotations: five template captions per image; each image entry also has "label" and "class_name").
 The whole folder appears at once when complete (atomic); nothing is written on error.
 {where}"""
-
-
-def _float_range(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give LO,HI, e.g. 0,1 or -1,1") from None
-    return lo, hi
 
 
 def _size(text: str):
@@ -70,8 +62,8 @@ def register(commands) -> None:
     p.add_argument("--size", type=_size, metavar="HxW", help="require this size (N or HxW, e.g. 64 or 64x48)")
     p.add_argument("--resize", choices=("bicubic", "bilinear", "lanczos", "nearest", "box"),
                    help="resize every image (to --size, else to the first image's size) with this Pillow filter")
-    p.add_argument("--float-range", type=_float_range, metavar="LO,HI",
-                   help="value range of float arrays or 32-bit float images, e.g. 0,1 or -1,1")
+    p.add_argument("--float-range", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="value range of float arrays or 32-bit float images, e.g. 0 1 or -1 1")
     p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images with more pixels (decompression bombs); default {DEFAULT_MAX_PIXELS}")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")

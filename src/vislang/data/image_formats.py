@@ -75,7 +75,7 @@ def float_range_problem(vmin: float, vmax: float, float_range) -> str | None:
         return "contains NaN or infinite values"
     if float_range is None:
         return (f"float data (values in [{vmin:.4g}, {vmax:.4g}]) needs its range: pass float_range=(lo, hi) "
-                f"(--float-range LO,HI), e.g. (0, 1) or (-1, 1)")
+                f"(--float-range LO HI), e.g. (0, 1) or (-1, 1)")
     lo, hi = float_range
     tol = (hi - lo) / 255.0
     if vmin < lo - tol or vmax > hi + tol:

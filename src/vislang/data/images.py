@@ -100,8 +100,12 @@ class ImageSource:
         if skip_bad:
             self._validate_by_decoding()
         if not self.names:
-            first = self.skipped[0] if self.skipped else ("?", "?")
-            raise InputError(f"{label}: all {len(all_names)} images are unreadable (first: {first[0]}: {first[1]})")
+            if self.skipped:
+                first = self.skipped[0]
+                self._fail(f"{label}: all {len(all_names)} images are unreadable (first: {first[0]}: {first[1]})",
+                           strict)
+            self.size = self._requested_size or (0, 0)  # lenient: describe() reports the problems
+            return
         self.size = self._settle_size(strict)
 
     # -- construction helpers -------------------------------------------------------------------------------------

@@ -139,11 +139,15 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Admits only what a pickled numpy array needs, so a pickle cannot run code."""
 
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-                ("numpy._core.multiarray", "_reconstruct")}
+                ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if module == "_codecs":  # protocol-2 pickles written by Python 3 carry array bytes as latin-1 text
+            import codecs
+
+            return codecs.encode
         if name == "_reconstruct":
             try:
                 from numpy._core.multiarray import _reconstruct
