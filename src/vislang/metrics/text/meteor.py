@@ -26,11 +26,13 @@ chunks).  No Java is run: see :mod:`.meteor_resources` for the data files it rea
 
 from __future__ import annotations
 
+import gc
 import math
+import re
 from typing import Any, Hashable, Mapping
 
 from vislang.metrics.base import Metric, provenance
-from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, Lexicon, Sentence, align
+from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, Lexicon, Sentence, align, prepare
 from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
 from vislang.metrics.text.meteor_resources import MeteorResources, load_resources
 
@@ -38,6 +40,7 @@ ALPHA, BETA, GAMMA, DELTA = 0.85, 0.20, 0.60, 0.75
 MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
 MODULES = (EXACT, STEM, SYNONYM, PARAPHRASE)
 N_STATS = 23  # tlen rlen tfunc rfunc (tc rc tf rf) x 4 chunks twm rwm
+_PLAIN = re.compile("[a-z0-9 ]*")
 
 __all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
 
@@ -106,26 +109,23 @@ class MeteorScorer:
         self.weights = weights
         self.normalize = normalize
         self.lex = Lexicon(self.res, use_synonyms=SYNONYM in modules)
-        self.max_len = self.res.paraphrase.max_len if (need_para and self.res.paraphrase) else 1
         self._norm_memo: dict[str, list[str]] = {}
 
     def _words(self, text: str) -> list[str]:
         got = self._norm_memo.get(text)
         if got is None:
-            line = normalize_en(text, self.res.prefixes) if self.normalize else text
-            got = self._norm_memo[text] = java_tokens(line)
+            if not self.normalize:
+                got = java_tokens(text)
+            elif _PLAIN.fullmatch(text):
+                # lower-case letters, digits and spaces: -norm only squeezes the spaces
+                got = [w for w in text.split(" ") if w]
+            else:
+                got = java_tokens(normalize_en(text, self.res.prefixes))
+            self._norm_memo[text] = got
         return got
 
-    def _paraphrases(self, sentences: list[Sentence]) -> dict | None:
-        if PARAPHRASE not in self.modules or self.res.paraphrase is None:
-            return None
-        grams: set[int] = set()
-        for s in sentences:
-            grams.update(s.gram_pos)
-        return self.res.paraphrase.lookup(grams, grams)
-
-    def _stats(self, t: Sentence, r: Sentence, para) -> list[float]:
-        final, chunks, _ = align(t, r, self.modules, para)
+    def _stats(self, t: Sentence, r: Sentence) -> list[float]:
+        final, chunks = align(t, r, self.modules)
         st = [0.0] * N_STATS
         st[0], st[1] = float(t.n), float(r.n)
         st[2], st[3] = float(sum(t.func)), float(sum(r.func))
@@ -156,21 +156,31 @@ class MeteorScorer:
                 parts.pop()
             ref_texts = [java_trim(p) for p in parts[1:-1]]
             items.append((key, java_trim(parts[-1]), ref_texts))
+        gc_was_on = gc.isenabled()
+        gc.disable()  # many small objects, no cycles: the cyclic collector would only slow this down
+        try:
+            return self._score_items(items)
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def _score_items(self, items):
         sent_memo: dict[str, Sentence] = {}
 
         def sentence(text: str) -> Sentence:
             s = sent_memo.get(text)
             if s is None:
-                s = sent_memo[text] = Sentence(self._words(text), self.lex, self.max_len)
+                s = sent_memo[text] = Sentence(self._words(text), self.lex)
             return s
 
         prepared = [(key, sentence(h), [sentence(r) for r in rs]) for key, h, rs in items]
-        para = self._paraphrases(list(sent_memo.values()))
+        if PARAPHRASE in self.modules:
+            prepare(list(sent_memo.values()), self.lex, self.res.paraphrase)
         out = {}
         for key, t, rs in prepared:
             best_score, best = -1.0, None
             for r in rs:
-                st = self._stats(t, r, para)
+                st = self._stats(t, r)
                 sc = segment_score(st, self.weights)
                 if sc > best_score:
                     best_score, best = sc, st

@@ -24,12 +24,15 @@ Facts followed here (METEOR 1.5, Denkowski & Lavie 2014, and the behaviour of th
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from vislang.metrics.text.meteor_resources import PHRASE_H0, MeteorResources, token_hash
 from vislang.metrics.text.meteor_stem import stem
 
 EXACT, STEM, SYNONYM, PARAPHRASE = 0, 1, 2, 3
 BEAM_SIZE = 40
-#: Weights of the stages while searching for the best alignment (the scorer's weights differ).
+#: Weights of the stages while searching for the best alignment (the scorer's weights differ);
+#: :func:`_gain` applies them.
 SEARCH_WEIGHTS = (1.0, 0.5, 0.5, 0.5)
 
 _MASK64 = (1 << 64) - 1
@@ -100,34 +103,88 @@ class Lexicon:
 
 
 class Sentence:
-    """A tokenised line with its per-word facts and its phrase hashes."""
+    """A tokenised line with its per-word facts and its paraphrase hooks.
 
-    __slots__ = ("words", "keys", "stems", "syns", "func", "grams", "gram_pos", "n")
+    ``src``: ``[(start, length, entries)]`` for the phrases of this line found in the paraphrase
+    table (entries ``(file_index, paraphrase_hash, paraphrase_length)`` in file order);
+    ``tgt``: ``{phrase_hash: [start, ...]}`` for the phrases of this line that are paraphrases
+    of some phrase in the batch.  Both are filled by :func:`prepare`.
+    """
 
-    def __init__(self, words: list[str], lex: Lexicon, max_len: int):
+    __slots__ = ("words", "keys", "stems", "syns", "func", "n", "src", "tgt", "key_pos", "stem_pos")
+
+    def __init__(self, words: list[str], lex: Lexicon):
         self.words = words
-        self.n = n = len(words)
+        self.n = len(words)
         infos = [lex.info(w) for w in words]
         self.keys = [x[0] for x in infos]
         self.stems = [x[1] for x in infos]
         self.syns = [x[2] for x in infos]
         self.func = [x[3] for x in infos]
-        th = [x[4] for x in infos]
-        grams: list[list[int]] = []
-        pos: dict[int, list[int]] = {}
-        for j in range(n):
-            h = PHRASE_H0
-            row = []
-            for k in range(j, min(n, j + max_len)):
-                h = ((h ^ th[k]) * _MUL) & _MASK64
-                row.append(h)
-                pos.setdefault(h, []).append(j)
-            grams.append(row)
-        self.grams = grams
-        self.gram_pos = pos
+        self.src: list = []
+        self.tgt: dict = {}
+        key_pos: dict[int, list[int]] = {}
+        stem_pos: dict[int, list[int]] = {}
+        for i, (k, s) in enumerate(zip(self.keys, self.stems)):
+            key_pos.setdefault(k, []).append(i)
+            stem_pos.setdefault(s, []).append(i)
+        self.key_pos = key_pos
+        self.stem_pos = stem_pos
 
 
-def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...], para: dict | None):
+def prepare(sentences: list[Sentence], lex: Lexicon, table) -> None:
+    """Fill ``src``/``tgt`` of every sentence from the paraphrase table, vectorised over the batch."""
+    import numpy as np
+
+    if table is None or not sentences:
+        return
+    lens = np.array([s.n for s in sentences], dtype=np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return
+    th = np.fromiter((lex.info(w)[4] for s in sentences for w in s.words), dtype=np.uint64, count=total)
+    sid = np.repeat(np.arange(len(sentences)), lens)
+    ends = np.repeat(np.cumsum(lens), lens)  # exclusive end of each token's sentence
+    pos = np.arange(total) - (ends - np.repeat(lens, lens))
+    mul = np.uint64(_MUL)
+    h = np.full(total, PHRASE_H0, dtype=np.uint64)
+    g_sid, g_pos, g_len, g_hash = [], [], [], []
+    with np.errstate(over="ignore"):
+        for length in range(1, table.max_len + 1):
+            valid = np.arange(total) + length <= ends
+            if not valid.any():
+                break
+            nxt = np.zeros(total, dtype=np.uint64)
+            idx = np.flatnonzero(valid)
+            nxt[idx] = (h[idx] ^ th[idx + length - 1]) * mul
+            h = nxt
+            g_sid.append(sid[idx])
+            g_pos.append(pos[idx])
+            g_len.append(np.full(idx.size, length, dtype=np.int64))
+            g_hash.append(h[idx])
+    g_sid = np.concatenate(g_sid)
+    g_pos = np.concatenate(g_pos)
+    g_len = np.concatenate(g_len)
+    g_hash = np.concatenate(g_hash)
+    entries = table.lookup_array(np.unique(g_hash))
+    if not entries:
+        return
+    ref_keys = np.fromiter(entries.keys(), dtype=np.uint64, count=len(entries))
+    par_keys = np.unique(np.fromiter((e[1] for v in entries.values() for e in v), dtype=np.uint64))
+    # phrases of each sentence with table entries, in (start, length) order
+    hit = np.flatnonzero(np.isin(g_hash, ref_keys))
+    order = hit[np.lexsort((g_len[hit], g_pos[hit], g_sid[hit]))]
+    for s_i, j, length, gh in zip(g_sid[order].tolist(), g_pos[order].tolist(), g_len[order].tolist(),
+                                  g_hash[order].tolist()):
+        sentences[s_i].src.append((j, length, entries[gh]))
+    # phrases of each sentence that are paraphrases of something, with their start positions
+    hit = np.flatnonzero(np.isin(g_hash, par_keys))
+    order = hit[np.lexsort((g_pos[hit], g_sid[hit]))]
+    for s_i, j, gh in zip(g_sid[order].tolist(), g_pos[order].tolist(), g_hash[order].tolist()):
+        sentences[s_i].tgt.setdefault(gh, []).append(j)
+
+
+def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...]):
     """Candidate matches per reference position, and word coverage counts."""
     n1, n2 = t.n, r.n
     matches: list[list[tuple]] = [[] for _ in range(n2)]
@@ -137,169 +194,179 @@ def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...], para: dict | No
     if n1 == n2 and k1 == k2:
         modules = modules[:1]
     for stage, mod in enumerate(modules):
-        if mod == PARAPHRASE:
-            if not para:
-                continue
-            # phrases of the reference, paraphrased in the hypothesis
+        if mod == EXACT:
+            key_pos = t.key_pos
             for j in range(n2):
-                for length, h in enumerate(r.grams[j], 1):
-                    entries = para.get(h)
-                    if not entries:
-                        continue
+                hits = key_pos.get(k2[j])
+                if hits:
+                    lst = matches[j]
+                    for i in hits:
+                        lst.append((j, 1, i, 1, stage))
+                        cov1[i] += 1
+                    cov2[j] += len(hits)
+        elif mod == STEM:
+            stem_pos = t.stem_pos
+            for j in range(n2):
+                hits = stem_pos.get(r.stems[j])
+                if hits:
+                    kj = k2[j]
+                    lst = matches[j]
+                    for i in hits:
+                        if k1[i] != kj:
+                            lst.append((j, 1, i, 1, stage))
+                            cov1[i] += 1
+                            cov2[j] += 1
+        elif mod == SYNONYM:
+            y1 = t.syns
+            for j in range(n2):
+                yj = r.syns[j]
+                if not yj:
+                    continue
+                kj = k2[j]
+                lst = matches[j]
+                for i in range(n1):
+                    if k1[i] != kj and not yj.isdisjoint(y1[i]):
+                        lst.append((j, 1, i, 1, stage))
+                        cov1[i] += 1
+                        cov2[j] += 1
+        elif mod == PARAPHRASE:
+            # phrases of the reference, paraphrased in the hypothesis
+            tgt = t.tgt
+            if tgt:
+                for j, length, entries in r.src:
+                    lst = matches[j]
                     for _, ph, plen in entries:
-                        for i in t.gram_pos.get(ph, ()):
-                            if i + plen > n1:
-                                continue
-                            matches[j].append((j, length, i, plen, stage))
+                        for i in tgt.get(ph, ()):
+                            lst.append((j, length, i, plen, stage))
                             for q in range(i, i + plen):
                                 cov1[q] += 1
                             for q in range(j, j + length):
                                 cov2[q] += 1
             # phrases of the hypothesis, paraphrased in the reference
-            for i in range(n1):
-                for length, h in enumerate(t.grams[i], 1):
-                    entries = para.get(h)
-                    if not entries:
-                        continue
+            tgt = r.tgt
+            if tgt:
+                for i, length, entries in t.src:
                     for _, ph, plen in entries:
-                        for j in r.gram_pos.get(ph, ()):
-                            if j + plen > n2:
-                                continue
+                        for j in tgt.get(ph, ()):
                             matches[j].append((j, plen, i, length, stage))
                             for q in range(i, i + length):
                                 cov1[q] += 1
                             for q in range(j, j + plen):
                                 cov2[q] += 1
-            continue
-        for j in range(n2):
-            kj = k2[j]
-            if mod == EXACT:
-                hits = [i for i in range(n1) if k1[i] == kj]
-            elif mod == STEM:
-                sj = r.stems[j]
-                s1 = t.stems
-                hits = [i for i in range(n1) if s1[i] == sj and k1[i] != kj]
-            else:
-                yj = r.syns[j]
-                if not yj:
-                    continue
-                y1 = t.syns
-                hits = [i for i in range(n1) if k1[i] != kj and not yj.isdisjoint(y1[i])]
-            for i in hits:
-                matches[j].append((j, 1, i, 1, stage))
-                cov1[i] += 1
-                cov2[j] += 1
     return matches, cov1, cov2, modules
 
 
-class _Path:
-    __slots__ = ("chosen", "m12", "chunks", "idx", "last", "dist", "used1", "used2")
-
-    def copy(self) -> "_Path":
-        p = _Path.__new__(_Path)
-        p.chosen, p.m12, p.chunks, p.idx = self.chosen, self.m12, self.chunks, self.idx
-        p.last, p.dist, p.used1, p.used2 = self.last, self.dist, self.used1, self.used2
-        return p
-
-
-def _sort_key(p: _Path):
-    return (-p.m12, p.chunks, p.dist)
-
-
-def _search_gain(m: tuple) -> int:
-    # int += double in Java truncates: exact adds the word counts, the others half of each, floored
-    if m[4] == 0 and SEARCH_WEIGHTS[0] == 1.0:
+def _gain(m: tuple) -> int:
+    # Java's ``int += double`` truncates: exact adds both word counts, the others half of each
+    if m[4] == 0:
         return m[1] + m[3]
-    w = SEARCH_WEIGHTS[m[4]] if m[4] < len(SEARCH_WEIGHTS) else 0.5
-    return int(m[3] * w) + int(m[1] * w)
+    return (m[1] >> 1) + (m[3] >> 1)
 
 
-def align(t: Sentence, r: Sentence, modules: tuple[int, ...], para: dict | None):
-    """Best alignment of hypothesis ``t`` to reference ``r``.
+# A partial alignment is a list [key, idx, lastMatchEnd, used line-1 words (bit mask), used
+# line-2 words (bit mask), chosen matches (linked tuples)].  ``key`` packs the jar's ranking
+# (more weighted matches, then fewer chunks, then smaller distance) into one integer:
+# -matches * 2**64 + chunks * 2**32 + distance, so sorting by it ranks paths as the jar does.
+_KEY = itemgetter(0)
+_CHUNK = 1 << 32
+_MATCH = 1 << 64
 
-    Returns ``(fixed_matches, chunks, n_stages)`` where ``fixed_matches`` maps a reference
-    start position to its match tuple.
-    """
-    n1, n2 = t.n, r.n
-    cands, cov1, cov2, used_modules = _collect(t, r, modules, para)
+
+def align(t: Sentence, r: Sentence, modules: tuple[int, ...]):
+    """Best alignment of hypothesis ``t`` to reference ``r``: ``({ref_start: match}, chunks)``."""
+    n2 = r.n
+    cands, cov1, cov2, _ = _collect(t, r, modules)
     fixed: dict[int, tuple] = {}
     used1 = used2 = 0
+    ambiguous = False
     for j in range(n2):
         lst = cands[j]
-        if len(lst) != 1:
+        if not lst:
             continue
-        m = lst[0]
-        if all(cov2[q] == 1 for q in range(j, j + m[1])) and all(
-            cov1[q] == 1 for q in range(m[2], m[2] + m[3])
-        ):
-            fixed[j] = m
-            for q in range(j, j + m[1]):
-                used2 |= 1 << q
-            for q in range(m[2], m[2] + m[3]):
-                used1 |= 1 << q
-    start = _Path()
-    start.chosen, start.m12, start.chunks, start.idx = None, 0, 0, 0
-    start.last, start.dist, start.used1, start.used2 = -1, 0, used1, used2
-    paths = [start]
-    for current in range(n2 + 1):
+        if len(lst) == 1:
+            m = lst[0]
+            if m[1] == 1 and m[3] == 1:
+                ok = cov2[j] == 1 and cov1[m[2]] == 1
+            else:
+                ok = all(cov2[q] == 1 for q in range(j, j + m[1])) and all(
+                    cov1[q] == 1 for q in range(m[2], m[2] + m[3]))
+            if ok:
+                fixed[j] = m
+                used2 |= ((1 << m[1]) - 1) << j
+                used1 |= ((1 << m[3]) - 1) << m[2]
+                continue
+        ambiguous = True
+    if not ambiguous:
+        return fixed, _count_chunks(fixed, n2)
+    # per candidate: (match, line-1 mask, line-2 mask, -gain key, line-2 end, line-1 start,
+    # line-1 end, |line-2 start - line-1 start|)
+    info = [
+        [(m, ((1 << m[3]) - 1) << m[2], ((1 << m[1]) - 1) << m[0], -_gain(m) * _MATCH,
+          m[0] + m[1], m[2], m[2] + m[3], abs(m[0] - m[2])) for m in lst]
+        for lst in cands
+    ]
+    paths = [[0, 0, -1, used1, used2, None]]
+    for current in range(n2):
         if len(paths) > 1:
-            paths.sort(key=_sort_key)
-        nxt: list[_Path] = []
-        for path in paths[:BEAM_SIZE]:
-            if current == n2:
-                if path.last != -1:
-                    path.chunks += 1
-                nxt.append(path)
-                continue
-            if path.used2 >> current & 1:
-                if current < path.idx:
+            paths.sort(key=_KEY)
+            if len(paths) > BEAM_SIZE:
+                del paths[BEAM_SIZE:]
+        nxt: list[list] = []
+        bit = 1 << current
+        options = info[current]
+        for path in paths:
+            if path[4] & bit:
+                if current < path[1]:
                     nxt.append(path)
                     continue
-                m = fixed.get(path.idx)
+                m = fixed.get(path[1])
                 if m is None:
-                    m = _chosen_at(path.chosen, path.idx)
+                    m = _chosen_at(path[5], path[1])
                 if m is not None:
-                    path.m12 += _search_gain(m)
-                    if path.last != -1 and m[2] != path.last:
-                        path.chunks += 1
-                    path.idx = m[0] + m[1]
-                    path.last = m[2] + m[3]
-                    path.dist += abs(m[0] - m[2])
+                    key = path[0] - _gain(m) * _MATCH + abs(m[0] - m[2])
+                    if path[2] != -1 and m[2] != path[2]:
+                        key += _CHUNK
+                    path[0] = key
+                    path[1] = m[0] + m[1]
+                    path[2] = m[2] + m[3]
                     nxt.append(path)
                 continue
-            for m in cands[current]:
-                mask2 = ((1 << m[1]) - 1) << m[0]
-                mask1 = ((1 << m[3]) - 1) << m[2]
-                if path.used2 & mask2 or path.used1 & mask1:
-                    continue
-                q = path.copy()
-                q.used1 |= mask1
-                q.used2 |= mask2
-                q.chosen = (path.chosen, current, m)
-                q.m12 += _search_gain(m)
-                if q.last != -1 and m[2] != q.last:
-                    q.chunks += 1
-                q.idx = m[0] + m[1]
-                q.last = m[2] + m[3]
-                path.dist += abs(m[0] - m[2])
-                nxt.append(q)
-            if path.last != -1:
-                path.chunks += 1
-                path.last = -1
-            path.idx += 1
+            if options:
+                key, last, u1, u2, chain = path[0], path[2], path[3], path[4], path[5]
+                for m, mask1, mask2, gain, end2, start1, end1, dist in options:
+                    if u2 & mask2 or u1 & mask1:
+                        continue
+                    k = key + gain
+                    if last != -1 and start1 != last:
+                        k += _CHUNK
+                    nxt.append([k, end2, end1, u1 | mask1, u2 | mask2, (chain, current, m)])
+                    # the jar credits this match's distance to the path it branched from
+                    key += dist
+                path[0] = key
+            if path[2] != -1:
+                path[0] += _CHUNK
+                path[2] = -1
+            path[1] += 1
             nxt.append(path)
         if not nxt:
             nxt.append(paths[0])
         paths = nxt
+    # close the last chunk of the surviving paths and pick the best
     if len(paths) > 1:
-        paths.sort(key=_sort_key)
-    best = paths[0]
+        paths.sort(key=_KEY)
+        if len(paths) > BEAM_SIZE:
+            del paths[BEAM_SIZE:]
+    for path in paths:
+        if path[2] != -1:
+            path[0] += _CHUNK
+    if len(paths) > 1:
+        paths.sort(key=_KEY)
     final = dict(fixed)
-    node = best.chosen
+    node = paths[0][5]
     while node is not None:
         node, pos, m = node
         final[pos] = m
-    return final, _count_chunks(final, n2), len(used_modules)
+    return final, _count_chunks(final, n2)
 
 
 def _chosen_at(node, pos: int):

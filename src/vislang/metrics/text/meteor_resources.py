@@ -32,8 +32,6 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
-
 import numpy as np
 
 from vislang.errors import ResourceNotFound
@@ -81,29 +79,28 @@ class ParaphraseTable:
     par_len: np.ndarray  # uint8
     max_len: int
 
-    def lookup(self, hashes: Iterable[int], targets: set[int]) -> dict[int, list[tuple[int, int, int]]]:
-        """For phrase hashes ``hashes``: ``{hash: [(file_index, par_hash, par_len), ...]}`` in file
-        order, keeping only paraphrases whose hash is in ``targets`` (other entries cannot match)."""
-        q = np.unique(np.fromiter(hashes, dtype=np.uint64))
+    def lookup_array(self, q: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
+        """For the sorted unique phrase hashes ``q`` of a batch: ``{hash: [(file_index, par_hash,
+        par_len), ...]}`` in file order, keeping only paraphrases that are themselves in ``q``
+        (no other entry can produce a match inside the batch)."""
         if q.size == 0:
             return {}
         lo = np.searchsorted(self.ref_hash, q, side="left")
         hi = np.searchsorted(self.ref_hash, q, side="right")
         keep = hi > lo
-        q, lo, hi = q[keep], lo[keep], hi[keep]
-        if q.size == 0:
+        owner_q, lo, hi = q[keep], lo[keep], hi[keep]
+        if owner_q.size == 0:
             return {}
         counts = hi - lo
         rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-        owner = np.repeat(q, counts)
-        tgt = np.fromiter(targets, dtype=np.uint64, count=len(targets))
-        ok = np.isin(self.par_hash[rows], tgt)
-        rows, owner = rows[ok], owner[ok]
+        owner = np.repeat(owner_q, counts)
+        ph = np.asarray(self.par_hash[rows])
+        at = np.minimum(np.searchsorted(q, ph), q.size - 1)
+        ok = q[at] == ph
+        rows, owner, ph = rows[ok], owner[ok], ph[ok]
         out: dict[int, list[tuple[int, int, int]]] = {}
-        idx = self.index[rows].tolist()
-        ph = self.par_hash[rows].tolist()
-        pl = self.par_len[rows].tolist()
-        for o, i, h, n in zip(owner.tolist(), idx, ph, pl):
+        for o, i, h, n in zip(owner.tolist(), np.asarray(self.index[rows]).tolist(), ph.tolist(),
+                              np.asarray(self.par_len[rows]).tolist()):
             out.setdefault(o, []).append((i, h, n))
         for lst in out.values():
             lst.sort()
