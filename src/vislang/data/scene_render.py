@@ -83,23 +83,42 @@ def _interp_weights(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _KNOT_RAMP = np.linspace(-1.0, 1.0, TEXTURE_GRID, dtype=np.float32)  # -1 at the first edge, +1 at the last
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    """SplitMix64 (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators"): one
+    64-bit output for the 64-bit input ``x`` -- a cheap, platform-independent hash of the seed."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+@lru_cache(maxsize=4096)
+def _texture_knots(seed: int) -> np.ndarray:
+    """TEXTURE_GRID x TEXTURE_GRID values in [-1, 1): knot k is splitmix64(seed * 16 + k) scaled."""
+    vals = [_splitmix64((seed * TEXTURE_GRID * TEXTURE_GRID + k) & _MASK64) / 2.0**63 - 1.0
+            for k in range(TEXTURE_GRID * TEXTURE_GRID)]
+    return np.asarray(vals, dtype=np.float32).reshape(TEXTURE_GRID, TEXTURE_GRID)
+
+
 def _background(bg: Background, size: int) -> np.ndarray:
     """Base colour + gradient + texture. The gradient is linear, so it is exactly the bilinear
     interpolation of its values at the knots: both are added on the knot grid and interpolated once."""
     knots = bg.gx * _KNOT_RAMP[None, :] + bg.gy * _KNOT_RAMP[:, None]
     if bg.texture > 0:
-        field = np.random.Generator(np.random.PCG64(bg.texture_seed)).uniform(-1.0, 1.0, size=(TEXTURE_GRID,
-                                                                                             TEXTURE_GRID))
-        knots = knots + np.float32(bg.texture) * field.astype(np.float32)
+        knots = knots + np.float32(bg.texture) * _texture_knots(bg.texture_seed)
     knots = knots.astype(np.float32)
     i0, w0, w1 = _interp_weights(size)
     rows = knots[:, i0] * w0 + knots[:, i0 + 1] * w1  # TEXTURE_GRID x W
     shade = rows[i0, :] * w0[:, None] + rows[i0 + 1, :] * w1[:, None]  # H x W
-    return shade[:, :, None] + np.asarray(bg.color, dtype=np.float32)
+    # channel-first: numpy's inner loops then run over whole rows, not over 3 channels
+    return shade[None, :, :] + np.asarray(bg.color, dtype=np.float32)[:, None, None]
 
 
-def render_array(spec: SceneSpec, size: int = 64) -> np.ndarray:
-    """:func:`render` as a ``size x size x 3`` uint8 NumPy array (H x W x C)."""
+def render_chw(spec: SceneSpec, size: int = 64) -> np.ndarray:
+    """:func:`render` as a 3 x size x size uint8 NumPy array (C x H x W)."""
     if not isinstance(size, (int, np.integer)) or not 16 <= size <= 1024:
         raise InputError(f"size={size!r}: scene images are 16 to 1024 px (32, 64 or 128 recommended)")
     size = int(size)
@@ -109,16 +128,20 @@ def render_array(spec: SceneSpec, size: int = 64) -> np.ndarray:
     for obj in spec.objects:
         a, x0, y0 = _coverage(obj, size)
         color = np.asarray(COLOR_RGB[obj.color], dtype=np.float32)
-        region = img[y0:y0 + a.shape[0], x0:x0 + a.shape[1]]
-        a3 = a[:, :, None]
-        region *= 1.0 - a3
-        region += a3 * color
+        region = img[:, y0:y0 + a.shape[0], x0:x0 + a.shape[1]]
+        region *= (1.0 - a)[None]
+        region += a[None] * color[:, None, None]
     np.clip(img, 0.0, 255.0, out=img)
     np.rint(img, out=img)
     return img.astype(np.uint8)
 
 
+def render_array(spec: SceneSpec, size: int = 64) -> np.ndarray:
+    """:func:`render` as a size x size x 3 uint8 NumPy array (H x W x C, as PIL and PNG want it)."""
+    return np.ascontiguousarray(render_chw(spec, size).transpose(1, 2, 0))
+
+
 def render(spec: SceneSpec, size: int = 64) -> torch.Tensor:
     """The scene as a ``torch.uint8`` 3 x size x size RGB tensor: shapes drawn at 4x and box-filtered
     down (anti-aliased), alpha-composited in order over the spec's background."""
-    return torch.from_numpy(render_array(spec, size).transpose(2, 0, 1).copy())
+    return torch.from_numpy(render_chw(spec, size))

@@ -84,9 +84,9 @@ class SceneObject:
 @dataclass(frozen=True)
 class Background:
     """A pale base colour, a linear gradient (``gx``, ``gy``: intensity change from the centre to the
-    right / bottom edge, 0-255 units) and a smooth texture: a 4 x 4 grid of values uniform in
-    [-1, 1] (PCG64 seeded with ``texture_seed``) interpolated bilinearly over the image and scaled
-    by ``texture`` (0-255 units), the same for the three channels."""
+    right / bottom edge, 0-255 units) and a smooth texture: a 4 x 4 grid of values in [-1, 1)
+    (SplitMix64 hashes of ``texture_seed``) interpolated bilinearly over the image and scaled by
+    ``texture`` (0-255 units), the same for the three channels."""
 
     color: tuple[int, int, int] = (240, 240, 240)
     gx: float = 0.0

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vislang.data.scene_render import SUPERSAMPLE, render, render_array
+from vislang.data.scene_render import SUPERSAMPLE, render, render_array, render_chw
 from vislang.data.scene_spec import (COLOR_RGB, COLORS, GRID, HELD_OUT_PAIRS, INVERSE, MAX_SCENES_PER_SPLIT,
                                      RELATIONS, SHAPES, SIZE_RADIUS, SIZES, SPLIT_ID_OFFSET, SPLITS, Background,
                                      SceneObject, SceneSpec, check_split, has_held_out_pair)
@@ -174,13 +174,13 @@ def _check_n(n: int) -> int:
 
 def _generate_chunk(seed: int, split: str, start: int, stop: int, size: int, k: int):
     specs, caps = [], []
-    images = np.empty((stop - start, size, size, 3), dtype=np.uint8)
+    images = np.empty((stop - start, 3, size, size), dtype=np.uint8)
     for i in range(start, stop):
         rng = scene_rng(seed, split, i)
         spec = sample_spec(rng, split)
         specs.append(spec)
         caps.append(all_captions(spec, k=k, rng=rng))
-        images[i - start] = render_array(spec, size)
+        images[i - start] = render_chw(spec, size)
     return specs, caps, images
 
 
@@ -216,7 +216,7 @@ def generate(n: int, size: int = 64, seed: int = 0, split: str = "train", captio
     if not isinstance(size, (int, np.integer)) or not 16 <= size <= 1024:
         raise InputError(f"size={size!r}: scene images are 16 to 1024 px (32, 64 or 128 recommended)")
     size = int(size)
-    images = np.empty((n, size, size, 3), dtype=np.uint8)
+    images = np.empty((n, 3, size, size), dtype=np.uint8)
     ids, captions, specs = [], {}, {}
     offset = SPLIT_ID_OFFSET[split]
     chunks = _chunks(n, workers)
@@ -245,8 +245,7 @@ def generate(n: int, size: int = 64, seed: int = 0, split: str = "train", captio
             pool.shutdown(cancel_futures=True)
         if bar is not None:
             bar.close()
-    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    return Scenes(tensor, ids, captions, specs, size, seed, split)
+    return Scenes(torch.from_numpy(images), ids, captions, specs, size, seed, split)
 
 
 # ----------------------------------------------------------------------------------------------------------------
