@@ -26,6 +26,8 @@ present.  It deliberately coincides with the key layout of the pytorch-fid / tor
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,15 +56,10 @@ class ConvUnit(nn.Module):
         """Replace conv + BN by one conv with bias: w' = w * g / sqrt(v + eps), b' = beta - m * g / sqrt(v + eps)."""
         if self.folded:
             return
-        bn = self.bn
+        bn, conv = self.bn, self.conv
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-        conv = self.conv
-        new = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
-                        padding=conv.padding, bias=True).to(conv.weight.device)
-        new.weight.copy_((conv.weight.double() * scale.view(-1, 1, 1, 1)).float())
-        new.bias.copy_((bn.bias.double() - bn.running_mean.double() * scale).float())
-        self.conv = new
-        del self.bn
+        conv.weight = nn.Parameter((conv.weight.double() * scale.view(-1, 1, 1, 1)).float(), requires_grad=False)
+        conv.bias = nn.Parameter((bn.bias.double() - bn.running_mean.double() * scale).float(), requires_grad=False)
         self.bn = nn.Identity()
         self.folded = True
 
@@ -84,10 +81,9 @@ class _Block(nn.Module):
             return
         w = torch.cat([u.conv.weight for u in units], 0)
         b = torch.cat([u.conv.bias for u in units], 0)
-        head = nn.Conv2d(w.shape[1], w.shape[0], 1, bias=True).to(w.device)
-        with torch.no_grad():
-            head.weight.copy_(w)
-            head.bias.copy_(b)
+        head = nn.utils.skip_init(nn.Conv2d, w.shape[1], w.shape[0], 1, bias=True, device=w.device)
+        head.weight = nn.Parameter(w.detach(), requires_grad=False)
+        head.bias = nn.Parameter(b.detach(), requires_grad=False)
         self._head = head
         self._split = [u.conv.out_channels for u in units]
 
@@ -311,9 +307,11 @@ def _torchscript_unit_names() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=2)
 def canonical_keys(with_logits: bool = True) -> dict[str, tuple[int, ...]]:
     """Every canonical key with its shape."""
-    model = InceptionV3FID(with_logits=with_logits)
+    with torch.device("meta"):
+        model = InceptionV3FID(with_logits=with_logits)
     return {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
@@ -410,7 +408,12 @@ def check_canonical(sd: dict[str, torch.Tensor]) -> bool:
 def build(sd: dict[str, torch.Tensor], fold: bool = True) -> InceptionV3FID:
     """An eval-mode model from a canonical state dict (folded for inference when ``fold``)."""
     with_logits = check_canonical(sd)
-    model = InceptionV3FID(with_logits=with_logits)
+    with torch.device("meta"):  # no random initialisation: every value comes from ``sd``
+        model = InceptionV3FID(with_logits=with_logits)
+    model = model.to_empty(device="cpu")
     model.load_state_dict(sd, strict=False)  # num_batches_tracked buffers are not in canonical dicts
+    for name, buf in model.named_buffers():
+        if name.endswith("num_batches_tracked"):
+            buf.zero_()
     model.eval().requires_grad_(False)
     return model.fold() if fold else model
