@@ -29,6 +29,7 @@ through the full lexer; results are memoised per whitespace-free chunk.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 import unicodedata
 from typing import Iterable, Sequence
 
@@ -41,20 +42,13 @@ PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB
                           ".", "?", "!", ",", ":", "-", "--", "...", ";"])
 
 # ----------------------------------------------------------------------------------------------
-# Fast path: "simple" captions.  Words of ASCII letters separated by single spaces, each word
-# optionally followed by "." or ",", plus stand-alone "." / ",".  For such text every rule of the
-# lexer yields the word itself (WORD, or ABBREV4/ACRO with trailing space: same text) and the
-# punctuation as separate tokens, which pycocoevalcap then removes -- EXCEPT for the words below
-# (assimilations split by the lexer) and for "word." when "word." is an abbreviation or acronym.
-_SIMPLE_CHARS = re.compile(r"[A-Za-z .,]+")
-# "x.y" is one WORD (or a URL), "x.," is WORD+"." then ","; a one-letter word before "." may be an
-# acronym: these need the full lexer.
-_NOT_SIMPLE = re.compile(r"\.[A-Za-z,]")
-_WORD_DOT = re.compile(r"([A-Za-z]+)\.")
-_ASSIM_RE = re.compile(r"\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b")
-_DROP_PUNCT = str.maketrans(".,", "  ")
+# Fast path: "simple" captions -- ASCII letters, spaces, "." and ",", where no "." is followed by a
+# letter or ",", no one-letter word or abbreviation is followed by ".", and no word is an
+# assimilation ("gonna" -> "gon na").  For such text every lexer rule gives the words themselves
+# (WORD; the ABBREV4/ACRO rules with a trailing space give the same text) and "." / "," / "..."
+# tokens, which pycocoevalcap then removes; and the result does not depend on the next caption.
 _ASSIM = frozenset(["cannot", "gonna", "gotta", "lemme", "gimme", "wanna"])
-#: Every word w for which "w." may be a single token or change the tokens around it (ABBREV1,
+#: Every word w for which "w." may be one token or change the tokens around it (ABBREV1,
 #: ABBREV2/ABBREV4, ABBREV3 and the pty./co. rules of the grammar), lower-cased.
 _ABBREV_WORDS = frozenset("""
 jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri
@@ -66,27 +60,13 @@ pvt capt st ste ave pres lieut hon brig cmdr comdr pfc spc supt supts det mt ft 
 insp mlle mme msgr sfc vs alex wm jos cie cf treas ph invt elec natl mfg mtg dept
 ca fig figs prop no nos art pp op
 """.split())
-
-
-def _simple_tokens(line: str) -> str | None:
-    """The result for a "simple" caption, or None if the full lexer is needed.
-
-    Simple: ASCII letters, spaces, "." and ",", where no "." is followed by a letter or ",", no
-    one-letter word or abbreviation is followed by ".", and no word is an assimilation
-    ("gonna" -> "gon na").  For such text every lexer rule gives the words themselves (WORD; the
-    ABBREV4/ACRO rules with a trailing space give the same text) and "." / "," / "..." tokens,
-    which pycocoevalcap removes; the result does not depend on the following caption.
-    """
-    if not _SIMPLE_CHARS.fullmatch(line) or _NOT_SIMPLE.search(line):
-        return None
-    if "." in line:
-        for w in _WORD_DOT.findall(line):
-            if len(w) == 1 or w.lower() in _ABBREV_WORDS:
-                return None
-    low = line.lower()
-    if ("nna" in low or "tta" in low or "mme" in low or "cannot" in low) and _ASSIM_RE.search(low):
-        return None
-    return " ".join(low.translate(_DROP_PUNCT).split())
+#: What disqualifies a line from the fast path (besides a one-letter word or an abbreviation
+#: before "." and an assimilation, checked apart).
+_BAD_CHAR = re.compile(r"[^A-Za-z .,\n]")
+_BAD_DOT = re.compile(r"\.[A-Za-z,]")
+_ASSIM_RE = re.compile(r"\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b")
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DROP_PUNCT = str.maketrans(".,", "  ")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -300,11 +280,37 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
     """
     lines = [c.replace("\n", " ") for c in _check(list(captions))]
     n = len(lines)
+    if n == 0:
+        return []
+    # Fast path, in bulk: find the lines that are not "simple" (see _simple_tokens) with one scan.
+    text = "\n".join(lines)
+    starts = [0] * n
+    pos = 0
+    for i, line in enumerate(lines):
+        starts[i] = pos
+        pos += len(line) + 1
+    slow = set()
+    for m in _BAD_CHAR.finditer(text):
+        slow.add(bisect_right(starts, m.start()) - 1)
+    for m in _BAD_DOT.finditer(text):
+        slow.add(bisect_right(starts, m.start()) - 1)
+    p = text.find(".")
+    while p >= 0:
+        if p and text[p - 1] in _ASCII_LETTERS:
+            q = p - 1
+            while q and text[q - 1] in _ASCII_LETTERS:
+                q -= 1
+            if p - q == 1 or text[q:p].lower() in _ABBREV_WORDS:
+                slow.add(bisect_right(starts, p) - 1)
+        p = text.find(".", p + 1)
+    low = text.lower().translate(_DROP_PUNCT).split("\n")
+    for i, lw in enumerate(low):
+        if ("nna" in lw or "tta" in lw or "mme" in lw or "cannot" in lw) and _ASSIM_RE.search(lw):
+            slow.add(i)
     out = []
     for i, line in enumerate(lines):
-        simple = _simple_tokens(line)
-        if simple is not None:
-            out.append(simple)
+        if i not in slow:
+            out.append(" ".join(low[i].split()))
             continue
         # What follows this caption in the Java input: a newline and the next captions (or EOF).
         follow = ""
