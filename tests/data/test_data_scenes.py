@@ -214,6 +214,16 @@ def test_generate_shapes_ids_and_captions():
     assert s.specs[s.ids[2]] == sample_spec(scene_rng(11, "val", 2), "val")
 
 
+def test_texture_hash_is_splitmix64():
+    from vislang.data.scene_render import _splitmix64, _texture_knots
+
+    # first outputs of the reference SplitMix64 generator (state 0, increment 0x9E3779B97F4A7C15)
+    assert _splitmix64(0) == 0xE220A8397B1DCDAF
+    assert _splitmix64(0x9E3779B97F4A7C15) == 0x6E789E6AA1B965F4
+    k = _texture_knots(12345)
+    assert k.shape == (4, 4) and k.min() >= -1 and k.max() < 1 and len(np.unique(k)) == 16
+
+
 def test_generate_rejects_bad_arguments():
     with pytest.raises(InputError, match="split"):
         generate(3, split="training")
