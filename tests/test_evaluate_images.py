@@ -63,6 +63,12 @@ def test_evaluate_equals_metrics_on_features(sets, tiny):
     for key in ("extractor", "weights_sha256", "resize", "seed", "vislang_version", "real_content_sha256"):
         assert key in out
     assert out["extractor"] == "test-tiny" and out["weights_sha256"] == "tiny-test-weights"
+    # FID alone streams float64 sums (no rows held): same FID and floor as the rows path
+    streamed = evaluate_images(real, fake, extractor=tiny, seed=3, metrics="fid", batch_size=7)
+    assert streamed["fid"] == pytest.approx(out["fid"], rel=1e-9)
+    # FID is a difference of traces: summation order moves it by ~1e-12 of tr(sigma), i.e. ~1e-8 of a small FID
+    assert streamed["fid_real_floor"] == pytest.approx(out["fid_real_floor"], rel=1e-6)
+    assert streamed["n_real_floor_a"] == 32
     # same seed -> same numbers; bootstrap intervals bracket the estimate for FID
     again = evaluate_images(real, fake, extractor=tiny, seed=3, metrics="fid", bootstrap=5, **OPTS)
     assert again["fid"] == out["fid"]

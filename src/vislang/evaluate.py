@@ -213,6 +213,87 @@ def _side_rows(ext, src, rank: int, world: int, want_logits: bool = False, cache
     return feats, logits
 
 
+def _evaluate_from_rows(ext, clf, names, stats, real_src, fake_src, n_real, n_fake, rank, world, seed, bootstrap,
+                        real_vs_real, device, cache, options) -> dict[str, Any]:
+    """Every feature metric from extracted rows: cached, sharded, FID sums all-reduced, rows gathered into the
+    single-process order."""
+    fake_local, fake_logits_local = _side_rows(ext, fake_src, rank, world, want_logits=clf is ext, cache=cache)
+    if clf is not None and clf is not ext:
+        fake_logits_local = _side_rows(clf, fake_src, rank, world, want_logits=True, cache=cache)[1]
+    fake_mom = _all_reduce_moments(_moments(fake_local), world)
+    real_rows = real_mom = None
+    if real_src is not None:
+        real_local, _ = _side_rows(ext, real_src, rank, world, cache=cache)
+        real_mom = _all_reduce_moments(_moments(real_local), world)
+        real_rows = _gather_strided(real_local, n_real, world)
+    fake_rows = _gather_strided(fake_local, n_fake, world)
+    fake_logits = _gather_strided(fake_logits_local, n_fake, world) if fake_logits_local is not None else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the < 2048 warning is raised once by the caller
+        return image_metrics_from_features(
+            stats if stats is not None else real_rows, fake_rows, names, fake_logits,
+            is_classifier=clf.name if clf is not None else "", seed=seed, bootstrap=bootstrap,
+            real_vs_real=real_vs_real, real_moments=real_mom, fake_moments=fake_mom, device=device, **options)
+
+
+def _stream_moments(ext, src, rank: int, world: int, batch_size: int, n: int, halves_seed: int | None = None
+                    ) -> tuple[FeatureMoments, FeatureMoments | None, FeatureMoments | None]:
+    """FID's float64 sums of this process's strided shard, streamed batch by batch (memory O(d^2)).
+
+    With ``halves_seed`` the sums of the two real-vs-real halves (:func:`_halves`) are kept too.
+    """
+    from vislang.progress import progress
+
+    whole, ha, hb, member = FeatureMoments(ext.dim), None, None, None
+    if halves_seed is not None:
+        a, b = _halves(n, halves_seed)
+        member = np.zeros(n, dtype=np.int8)
+        member[a], member[b] = 1, 2
+        ha, hb = FeatureMoments(ext.dim), FeatureMoments(ext.dim)
+    offset = 0
+    bar = progress(total=len(range(rank, n, world)), desc=f"{ext.name} features", unit="img")
+    try:
+        for batch in src.iter_batches(batch_size * world):
+            first = (rank - offset) % world
+            idx = np.arange(offset + first, offset + len(batch), world)
+            part = batch[first::world] if world > 1 else batch
+            offset += len(batch)
+            if len(idx) == 0:
+                continue
+            f = ext(part).double().cpu()
+            whole.update(f)
+            if member is not None:
+                m = torch.from_numpy(member[idx])
+                ha.update(f[m == 1])
+                hb.update(f[m == 2])
+            bar.update(len(idx))
+    finally:
+        bar.close()
+    return (_all_reduce_moments(whole, world), None if ha is None else _all_reduce_moments(ha, world),
+            None if hb is None else _all_reduce_moments(hb, world))
+
+
+def _evaluate_fid_streaming(ext, stats: ReferenceStats | None, real_src, fake_src, n_real: int, n_fake: int,
+                            rank: int, world: int, batch_size: int, seed: int, real_vs_real: bool) -> dict[str, Any]:
+    """FID (and its floor from the halves' sums) without holding feature rows: the FID-only path."""
+    fake_mom = _stream_moments(ext, fake_src, rank, world, batch_size, n_fake)[0]
+    out: dict[str, Any] = {}
+    ha = hb = None
+    if stats is not None:
+        mu1, s1 = stats.mu, stats.sigma
+    else:
+        real_mom, ha, hb = _stream_moments(ext, real_src, rank, world, batch_size, n_real,
+                                           seed if real_vs_real and n_real >= 4 else None)
+        mu1, s1 = real_mom.mean_cov()
+    mu2, s2 = fake_mom.mean_cov()
+    out["fid"] = frechet_distance(mu1, s1, mu2, s2)
+    if ha is not None:
+        (ma, sa), (mb, sb) = ha.mean_cov(), hb.mean_cov()
+        out["fid_real_floor"] = frechet_distance(ma, sa, mb, sb)
+        out["n_real_floor_a"], out["n_real_floor_b"] = ha.n, hb.n
+    return out
+
+
 def _count(src: Any, what: str) -> int:
     n = len(src)
     if n < 2:
@@ -264,7 +345,7 @@ def evaluate_images(real: Any, fake: Any, extractor: Any = "inception-tf", resiz
     n_fake = _count(fake_src, "fake")
 
     # IS classifier
-    clf_name, clf = None, None
+    clf = None
     if "is" in names:
         if is_classifier is None or is_classifier == ext.name:
             clf = ext if ext.has_logits else F.create("mobilenet-v2", device=device or "cpu", batch_size=batch_size)
@@ -272,29 +353,13 @@ def evaluate_images(real: Any, fake: Any, extractor: Any = "inception-tf", resiz
             clf = F.create(is_classifier, device=device or "cpu", batch_size=batch_size)
         if not clf.has_logits:
             raise ConfigError(f"IS: extractor {clf.name} has no classifier logits; pass is_classifier=mobilenet-v2")
-        clf_name = clf.name
 
-    # features: this process's shard, then FID sums all-reduced and rows gathered where needed
-    need_rows = (world == 1 or bootstrap > 0 or any(m in ("kid", "prdc", "vendi") for m in names)
-                 or (real_vs_real and real_src is not None and "fid" in names))
-    fake_local, fake_logits_local = _side_rows(ext, fake_src, rank, world, want_logits=clf is ext, cache=cache)
-    if clf is not None and clf is not ext:
-        fake_logits_local = _side_rows(clf, fake_src, rank, world, want_logits=True, cache=cache)[1]
-    fake_mom = _all_reduce_moments(_moments(fake_local), world)
-    real_rows = real_mom = None
-    if real_src is not None:
-        real_local, _ = _side_rows(ext, real_src, rank, world, cache=cache)
-        real_mom = _all_reduce_moments(_moments(real_local), world)
-        real_rows = _gather_strided(real_local, n_real, world) if need_rows else None
-    fake_rows = _gather_strided(fake_local, n_fake, world) if need_rows else fake_local
-    fake_logits = _gather_strided(fake_logits_local, n_fake, world) if fake_logits_local is not None else None
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the < 2048 warning is raised once below
-        figures = image_metrics_from_features(
-            stats if stats is not None else real_rows, fake_rows, names, fake_logits,
-            is_classifier=clf_name or "", seed=seed, bootstrap=bootstrap, real_vs_real=real_vs_real,
-            real_moments=real_mom, fake_moments=fake_mom, device=device, **options)
+    if names == ["fid"] and bootstrap == 0:  # FID alone: stream the sums, hold no rows (memory O(d^2))
+        figures = _evaluate_fid_streaming(ext, stats, real_src, fake_src, n_real, n_fake, rank, world, batch_size,
+                                          seed, real_vs_real)
+    else:
+        figures = _evaluate_from_rows(ext, clf, names, stats, real_src, fake_src, n_real, n_fake, rank, world, seed,
+                                      bootstrap, real_vs_real, device, cache, options)
     if "fid" in names and ext.dim >= 2048 and min(n_real or 2048, n_fake) < 2048:
         warnings.warn(f"FID with {min(n_real or 2048, n_fake)} images and {ext.dim}-d features is strongly biased; "
                       "use >= 10,000 images to compare models", RuntimeWarning, stacklevel=2)
@@ -343,10 +408,13 @@ def reference_stats(source: Any, extractor: Any = "inception-tf", resize: str | 
     ext = _make_extractor(extractor, resize, device, batch_size)
     src = F.as_source(source)
     n = _count(src, "source")
-    local, _ = _side_rows(ext, src, rank, world, cache=cache)
-    mom = _all_reduce_moments(_moments(local), world)
+    if features:  # rows wanted: extract through the feature cache and gather them
+        local, _ = _side_rows(ext, src, rank, world, cache=cache)
+        mom = _all_reduce_moments(_moments(local), world)
+        rows = _gather_strided(local, n, world)
+    else:  # sums only: stream, memory O(d^2)
+        mom, rows = _stream_moments(ext, src, rank, world, batch_size, n)[0], None
     mu, sigma = mom.mean_cov()
-    rows = _gather_strided(local, n, world) if features else None
     prov = provenance(extractor=ext.name, dim=ext.dim, resize=ext.resize, weights_sha256=ext.weights_sha256,
                       weights_source=ext.provenance().get("weights_source"), n=n,
                       source=getattr(src, "label", type(source).__name__), content_sha256=src.content_hash())
