@@ -231,3 +231,7 @@ def test_generate_rejects_bad_arguments():
         generate(0)
     with pytest.raises(InputError, match="size"):
         generate(2, size=8)
+    with pytest.raises(InputError, match="seed"):
+        generate(2, seed=-1)
+    with pytest.raises(InputError, match="workers"):
+        generate(2, workers=0)

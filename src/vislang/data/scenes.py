@@ -34,10 +34,12 @@ from vislang.data.scene_spec import (COLOR_RGB, COLORS, GRID, HELD_OUT_PAIRS, IN
 from vislang.data.scene_text import all_captions, describe, parse_caption, perturb_caption, spec_attributes_match
 from vislang.errors import InputError
 
-__all__ = ["SHAPES", "COLORS", "COLOR_RGB", "SIZES", "RELATIONS", "INVERSE", "SPLITS", "HELD_OUT_PAIRS",
-           "SceneObject", "SceneSpec", "Background", "Scenes", "sample_spec", "place_spec", "render", "render_array",
-           "generate", "scene_rng", "write_scenes", "has_held_out_pair", "load_scenes_dir", "describe", "all_captions", "parse_caption", "perturb_caption",
-           "spec_attributes_match", "SEEN_PAIRS", "SUPERSAMPLE"]
+__all__ = [
+    "SHAPES", "COLORS", "COLOR_RGB", "SIZES", "RELATIONS", "INVERSE", "SPLITS", "HELD_OUT_PAIRS", "SEEN_PAIRS",
+    "SUPERSAMPLE", "SceneObject", "SceneSpec", "Background", "Scenes", "scene_rng", "sample_spec", "place_spec",
+    "has_held_out_pair", "render", "render_array", "render_chw", "generate", "write_scenes", "load_scenes_dir",
+    "describe", "all_captions", "parse_caption", "perturb_caption", "spec_attributes_match",
+]
 
 SEEN_PAIRS: tuple[tuple[str, str], ...] = tuple((c, s) for c in COLORS for s in SHAPES if (c, s) not in HELD_OUT_PAIRS)
 _HELD_OUT_SORTED: tuple[tuple[str, str], ...] = tuple(sorted(HELD_OUT_PAIRS))
@@ -47,6 +49,8 @@ _JITTER_MARGIN = 0.01  # keep each object this far (fraction of the side) inside
 
 def scene_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The PCG64 stream of scene ``index`` of ``split`` for ``seed``."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed={seed!r}: use a non-negative integer")
     ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(_SPLIT_CODE[check_split(split)], int(index)))
     return np.random.Generator(np.random.PCG64(ss))
 
@@ -210,6 +214,7 @@ def generate(n: int, size: int = 64, seed: int = 0, split: str = "train", captio
     """
     n = _check_n(n)
     check_split(split)
+    scene_rng(seed, split, 0)  # checks the seed
     workers = _check_workers(workers)
     if captions_per_image < 1:
         raise InputError(f"captions_per_image={captions_per_image}: must be at least 1")
