@@ -61,6 +61,14 @@ def test_parser_inverts_every_template_on_1000_scenes(scenes_1000):
     assert parsed == 2 * sum(len(TEMPLATES[len(s.objects)]) for s in scenes_1000)
 
 
+def test_synonym_tables_are_unambiguous():
+    tables = (SIZE_WORDS, COLOR_WORDS, SHAPE_WORDS, RELATION_WORDS)
+    words = [w for t in tables for syns in t.values() for w in syns]
+    assert len(words) == len(set(words))
+    assert [syns[0] for syns in SIZE_WORDS.values()] == ["small", "large"]  # canonical word first
+    assert all(syns[0] == canon for t in (COLOR_WORDS, SHAPE_WORDS, RELATION_WORDS) for canon, syns in t.items())
+
+
 def test_every_synonym_occurs_and_parses():
     rng = _rng(5)
     words = " ".join(describe(sample_spec(rng), rng) for _ in range(3000))

@@ -75,11 +75,13 @@ TEMPLATES: dict[int, tuple[str, ...]] = {
 }
 
 _SLOT = re.compile(r"\{(~?)(r?)(\d)(t?)\}")
-_WORD_TO = {}
-for _table in (SIZE_WORDS, COLOR_WORDS, SHAPE_WORDS, RELATION_WORDS):
-    for _canon, _words in _table.items():
-        for _w in _words:
-            _WORD_TO[_w] = _canon
+#: every word or phrase of the captions -> its canonical value (no word is in two tables)
+_WORD_TO: dict[str, str] = {w: canon for table in (SIZE_WORDS, COLOR_WORDS, SHAPE_WORDS, RELATION_WORDS)
+                            for canon, words in table.items() for w in words}
+
+
+def _all_words(table: dict[str, tuple[str, ...]]) -> list[str]:
+    return [w for words in table.values() for w in words]
 
 
 def _alt(words) -> str:
@@ -105,8 +107,8 @@ class _Template:
 
 @lru_cache(maxsize=1)
 def _compiled() -> tuple[_Template, ...]:
-    size_re, color_re, shape_re = (_alt(_WORD_TO_keys(t)) for t in (SIZE_WORDS, COLOR_WORDS, SHAPE_WORDS))
-    rel_re = _alt(_WORD_TO_keys(RELATION_WORDS))
+    size_re, color_re, shape_re = (_alt(_all_words(t)) for t in (SIZE_WORDS, COLOR_WORDS, SHAPE_WORDS))
+    rel_re = _alt(_all_words(RELATION_WORDS))
     out = []
     for n, templates in TEMPLATES.items():
         for number, text in enumerate(templates):
@@ -126,10 +128,6 @@ def _compiled() -> tuple[_Template, ...]:
             parts.append(re.escape(text[pos:]))
             out.append(_Template(n, number, text, tuple(mentions), re.compile("".join(parts) + r"\Z")))
     return tuple(out)
-
-
-def _WORD_TO_keys(table) -> list[str]:
-    return [w for words in table.values() for w in words]
 
 
 def normalize_caption(text: str) -> str:
