@@ -109,7 +109,7 @@ def test_fashion_mnist_export(idx_root, tmp_path, capsys):
     assert run_cli("data", "fashion-mnist", "--out", out, "--split", "test", "--n", "3", "--root", root) == 0
     assert sorted(p.name for p in out.iterdir()) == ["captions.json", "images"]
     src = open_images(out / "images")
-    assert src.names == ["00000.png", "00001.png", "00002.png"]
+    assert src.names == ["000000.png", "000001.png", "000002.png"]
     x, y = data["t10k"]
     imgs = src.load()
     for c in range(3):
@@ -117,7 +117,7 @@ def test_fashion_mnist_export(idx_root, tmp_path, capsys):
     refs = load_references(out / "captions.json")
     assert refs == {i: M.fashion_captions(int(y[i])) for i in range(3)}
     doc = json.loads((out / "captions.json").read_text())
-    assert doc["images"][1] == {"id": 1, "file_name": "00001.png", "height": 28, "width": 28, "label": 1,
+    assert doc["images"][1] == {"id": 1, "file_name": "000001.png", "height": 28, "width": 28, "label": 1,
                                 "class_name": "Trouser"}
     assert doc["info"]["split"] == "test" and doc["info"]["count"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "root"]  # no temp folders left

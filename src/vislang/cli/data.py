@@ -22,7 +22,7 @@ MNIST_EPILOG = """\
 example:
   vislang data {name} --out {short}-test --split test --n 1000
 
-Writes OUT/images/00000.png ... (28 x 28 RGB, gray replicated) and OUT/captions.json (COCO caption
+Writes OUT/images/000000.png ... (28 x 28 RGB, gray replicated) and OUT/captions.json (COCO caption
 annotations: five template captions per image; each image entry also has "label" and "class_name").
 The whole folder appears at once when complete (atomic); nothing is written on error.
 {where}"""
@@ -139,7 +139,8 @@ def run_mnist(args: argparse.Namespace) -> int:
 
     images = torch.from_numpy(x).unsqueeze(1).expand(-1, 3, -1, -1)
     with atomic_dir(args.out, overwrite=args.overwrite) as tmp:
-        names = save_pngs(images, Path(tmp) / "images")
+        # the layout of 'vislang data scenes': images/NNNNNN.png, captions.json with file_name NNNNNN.png
+        names = save_pngs(images, Path(tmp) / "images", names=[f"{i:06d}.png" for i in range(len(y))])
         refs = {i: caption_of(int(c)) for i, c in enumerate(y)}
         meta = {i: {"file_name": names[i], "height": int(x.shape[1]), "width": int(x.shape[2]), "label": int(c),
                     "class_name": classes[int(c)]} for i, c in enumerate(y)}

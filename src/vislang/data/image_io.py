@@ -13,7 +13,6 @@ import hashlib
 import io
 import os
 import threading
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -38,21 +37,20 @@ def is_image_name(name: str) -> bool:
 
 @contextlib.contextmanager
 def _pil_open_guard():
-    """Let our own pixel limit rule alone: lift Pillow's global limit (and its warning) while opening.
+    """Let our own pixel limit rule alone: lift Pillow's global limit while opening.
 
     Pillow would otherwise refuse images over twice its limit with its own message, before ours names
-    the size; the lock keeps concurrent opens from restoring the limit early.
+    the size (and warn above it); with the limit lifted it does neither.  The lock keeps concurrent
+    opens from restoring the limit early.
     """
     from PIL import Image
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with _pil_limit_lock:
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                yield
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+    with _pil_limit_lock:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _bomb_reason(w: int, h: int, max_pixels: int | None) -> str | None:
@@ -108,8 +106,6 @@ def decode_pil(fh: BinaryIO, max_pixels: int | None, float_range) -> tuple[np.nd
 
     Returns (uint8 H x W x 3 or H x W x 1 array, original PIL mode).
     """
-    from PIL import ImageOps
-
     im = _open_pil(fh, max_pixels)
     mode = im.mode
     try:
@@ -119,6 +115,8 @@ def decode_pil(fh: BinaryIO, max_pixels: int | None, float_range) -> tuple[np.nd
         except Exception:  # noqa: BLE001
             orientation = 1
         if orientation != 1:
+            from PIL import ImageOps
+
             im = ImageOps.exif_transpose(im)
         return pil_to_rgb(im, float_range), mode
     except BadImage:
