@@ -201,7 +201,8 @@ class InceptionTF(Extractor):
         return out + self.model.fc.bias if bias else out
 
     def _extra_provenance(self) -> dict[str, Any]:
-        return {"normalization": "(x-128)/128", "layer": "pool3", "logits": "pool3 @ W (no bias)"}
+        extra = {"normalization": "(x-128)/128", "layer": "pool3"}
+        return {**extra, "logits": "pool3 @ W (no bias)"} if self.has_logits else extra
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation constants

