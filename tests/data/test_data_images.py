@@ -367,3 +367,21 @@ def test_write_npz_round_trip(tmp_path):
     assert torch.equal(open_images(tmp_path / "a.npz").load(), x)
     write_npz(open_images(tmp_path / "a.npz"), tmp_path / "b.npz", compress=True)
     assert torch.equal(open_images(tmp_path / "b.npz").load(), x)
+
+
+def test_sources_pickle_for_worker_processes(tmp_path):
+    import pickle
+
+    for i in range(3):
+        save(tmp_path / "f" / f"{i}.png", rgb(4, 4, i))
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as zf:
+        for i in range(3):
+            zf.write(tmp_path / "f" / f"{i}.png", f"{i}.png")
+    for path in (tmp_path / "f", tmp_path / "z.zip"):
+        src = open_images(path)
+        want = src.load()  # opens the zip handle, which must not travel
+        clone = pickle.loads(pickle.dumps(src))
+        assert torch.equal(clone.load(), want) and clone.names == src.names
+    prov = open_images(tmp_path / "z.zip").provenance()
+    assert prov["kind"] == "zip" and prov["count"] == 3 and prov["size"] == [4, 4] and prov["resize"] is None
+    assert prov["content_sha256"] == open_images(tmp_path / "f").content_hash()
