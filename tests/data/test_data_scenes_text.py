@@ -88,6 +88,12 @@ def test_at_least_five_distinct_captions(scenes_1000):
     spec = scenes_1000[0]
     assert all_captions(spec) == all_captions(spec)
     assert len(set(all_captions(spec, k=10))) == 10
+    # the scene with the fewest possible captions: one object whose colour and shape have one word each
+    lone = SceneSpec((SceneObject("triangle", "red", "large", 0.5, 0.5),))
+    caps = all_captions(lone, k=12, rng=rng)
+    assert len(set(caps)) == 12 == len(TEMPLATES[1]) * len(SIZE_WORDS["large"])
+    with pytest.raises(InputError, match="distinct captions"):
+        all_captions(lone, k=13, rng=rng)
 
 
 def test_parser_tolerates_case_and_punctuation_and_rejects_other_sentences():

@@ -31,7 +31,7 @@ def register(commands) -> None:
     p.add_argument("--size", type=int, default=64, help="image side in pixels: 32, 64 or 128 (default 64)")
     p.add_argument("--split", default="train", choices=["train", "val", "test", "test_unseen"],
                    help="which split to render (default train)")
-    p.add_argument("--captions", type=int, default=5, help="captions per image, all distinct (default 5)")
+    p.add_argument("--captions", type=int, default=5, help="captions per image, all distinct, 1 to 12 (default 5)")
     p.add_argument("--workers", type=int, default=2,
                    help="processes for rendering and PNG encoding (default 2); the output does not depend on it")
     p.add_argument("--out", required=True, help="output folder (must not exist or be empty, unless --overwrite)")

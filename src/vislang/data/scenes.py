@@ -44,6 +44,8 @@ __all__ = [
 SEEN_PAIRS: tuple[tuple[str, str], ...] = tuple((c, s) for c in COLORS for s in SHAPES if (c, s) not in HELD_OUT_PAIRS)
 _HELD_OUT_SORTED: tuple[tuple[str, str], ...] = tuple(sorted(HELD_OUT_PAIRS))
 _SPLIT_CODE = {s: k for k, s in enumerate(SPLITS)}
+#: Every scene has at least this many distinct captions (a lone large red triangle: 6 templates x 2 size words).
+MAX_CAPTIONS_PER_IMAGE = 12
 _JITTER_MARGIN = 0.01  # keep each object this far (fraction of the side) inside its grid cell
 
 
@@ -216,8 +218,9 @@ def generate(n: int, size: int = 64, seed: int = 0, split: str = "train", captio
     check_split(split)
     scene_rng(seed, split, 0)  # checks the seed
     workers = _check_workers(workers)
-    if captions_per_image < 1:
-        raise InputError(f"captions_per_image={captions_per_image}: must be at least 1")
+    if not 1 <= captions_per_image <= MAX_CAPTIONS_PER_IMAGE:
+        raise InputError(f"captions_per_image={captions_per_image}: choose 1 to {MAX_CAPTIONS_PER_IMAGE} "
+                         "(the fewest distinct captions a scene has)")
     if not isinstance(size, (int, np.integer)) or not 16 <= size <= 1024:
         raise InputError(f"size={size!r}: scene images are 16 to 1024 px (32, 64 or 128 recommended)")
     size = int(size)
