@@ -1,0 +1,137 @@
+"""Caption decoders over a grid of image features: a Transformer with cross-attention and an attention LSTM.
+
+Both decoders share one interface, used by training (teacher forcing) and by
+:mod:`vislang.models.decoding` (step by step):
+
+* ``forward(memory, tokens) -> (logits, aux)`` -- ``memory`` is ``B x N x d`` (N grid
+  cells), ``tokens`` is ``B x T`` (``<start>`` first); ``logits[:, t]`` predicts token
+  ``t + 1``.  ``aux`` holds extra tensors (the LSTM's attention weights) or ``None``.
+* ``init_state(memory) -> state``; ``step(tokens, state) -> (logprobs, state)`` where
+  ``tokens`` is the whole prefix ``B x t`` so far and ``logprobs`` is ``B x V`` for the
+  next token; ``select_state(state, index)`` reorders/repeats the batch (beam search).
+
+The state is a dict of tensors whose first dimension is the batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def select_state(state: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The state of rows ``index`` (every tensor's first dimension is the batch)."""
+    return {k: v.index_select(0, index) for k, v in state.items()}
+
+
+class TransformerCaptionDecoder(nn.Module):
+    """Pre-norm Transformer decoder (Vaswani et al. 2017): causal self-attention over the words,
+    cross-attention over the image grid.  Learned positions; output layer tied to the embedding.
+
+    ``step`` re-runs the decoder on the whole prefix (captions are short, so a key/value
+    cache would save little and complicate beam reordering).
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 256, layers: int = 3, heads: int = 4,
+                 ff_mult: int = 4, dropout: float = 0.1, max_len: int = 32, pad_id: int = 0):
+        super().__init__()
+        self.d_model, self.max_len, self.pad_id = d_model, max_len, pad_id
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.pos = nn.Parameter(torch.zeros(1, max_len, d_model))
+        nn.init.normal_(self.pos, std=0.02)
+        nn.init.normal_(self.embed.weight, std=d_model ** -0.5)
+        with torch.no_grad():
+            self.embed.weight[pad_id].zero_()
+        layer = nn.TransformerDecoderLayer(d_model, heads, dim_feedforward=ff_mult * d_model, dropout=dropout,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.layers = nn.TransformerDecoder(layer, layers)
+        self.norm = nn.LayerNorm(d_model)
+        self.drop = nn.Dropout(dropout)
+        self.out_bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def _run(self, memory: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        t = tokens.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"sequence of {t} tokens is longer than the decoder's max_len {self.max_len}")
+        x = self.embed(tokens) * math.sqrt(self.d_model) + self.pos[:, :t]
+        causal = torch.triu(torch.full((t, t), float("-inf"), device=tokens.device), diagonal=1)
+        # No padding mask: <pad> only follows <end>, and the causal mask already hides later positions.
+        h = self.layers(self.drop(x), memory, tgt_mask=causal)
+        return F.linear(self.norm(h), self.embed.weight, self.out_bias)
+
+    def forward(self, memory: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self._run(memory, tokens), None
+
+    def init_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"memory": memory}
+
+    def step(self, tokens: torch.Tensor, state: dict[str, torch.Tensor]):
+        logits = self._run(state["memory"], tokens)[:, -1]
+        return F.log_softmax(logits.float(), dim=-1), state
+
+    select_state = staticmethod(select_state)
+
+
+class AttentionLSTMDecoder(nn.Module):
+    """LSTM with soft attention, after Show, Attend and Tell (Xu et al. 2015, "soft" variant).
+
+    * initial state: ``h0 = tanh(W_h mean(a))``, ``c0 = tanh(W_c mean(a))`` (Xu et al. sec. 3.1.2);
+    * attention: ``e_i = v^T tanh(U a_i + W h_{t-1})``, ``alpha = softmax(e)``,
+      context ``z = beta * sum_i alpha_i a_i`` with the gating scalar
+      ``beta = sigmoid(f_beta(h_{t-1}))`` (sec. 4.2.1);
+    * ``LSTMCell([E y_{t-1}; z])``;
+    * deep output layer ``p(y_t) ~ exp(L_o(E y_{t-1} + L_h h_t + L_z z_t))`` (eq. 7).
+
+    ``aux`` of :meth:`forward` is the ``B x T x N`` attention, for the doubly stochastic
+    regulariser ``sum_i (1 - sum_t alpha_ti)^2`` (eq. 14) the trainer adds.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 256, hidden: int = 512, attn_dim: int = 256,
+                 dropout: float = 0.3, pad_id: int = 0):
+        super().__init__()
+        self.d_model, self.hidden, self.pad_id = d_model, hidden, pad_id
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.init_h = nn.Linear(d_model, hidden)
+        self.init_c = nn.Linear(d_model, hidden)
+        self.att_feat = nn.Linear(d_model, attn_dim)
+        self.att_hid = nn.Linear(hidden, attn_dim)
+        self.att_v = nn.Linear(attn_dim, 1)
+        self.f_beta = nn.Linear(hidden, 1)
+        self.cell = nn.LSTMCell(2 * d_model, hidden)
+        self.L_h = nn.Linear(hidden, d_model)
+        self.L_z = nn.Linear(d_model, d_model, bias=False)
+        self.L_o = nn.Linear(d_model, vocab_size)
+        self.drop = nn.Dropout(dropout)
+
+    def init_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean = memory.mean(1)
+        return {"memory": memory, "proj": self.att_feat(memory),
+                "h": torch.tanh(self.init_h(mean)), "c": torch.tanh(self.init_c(mean))}
+
+    def _cell(self, y_prev: torch.Tensor, state: dict[str, torch.Tensor]):
+        h, c, memory, proj = state["h"], state["c"], state["memory"], state["proj"]
+        e = self.att_v(torch.tanh(proj + self.att_hid(h).unsqueeze(1))).squeeze(-1)   # B x N
+        alpha = torch.softmax(e, dim=-1)
+        z = torch.sigmoid(self.f_beta(h)) * torch.bmm(alpha.unsqueeze(1), memory).squeeze(1)
+        emb = self.embed(y_prev)
+        h, c = self.cell(torch.cat([emb, z], dim=-1), (h, c))
+        logits = self.L_o(self.drop(emb + self.L_h(self.drop(h)) + self.L_z(z)))
+        return logits, alpha, {"memory": memory, "proj": proj, "h": h, "c": c}
+
+    def forward(self, memory: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        state = self.init_state(memory)
+        logits, alphas = [], []
+        for t in range(tokens.shape[1]):
+            lg, al, state = self._cell(tokens[:, t], state)
+            logits.append(lg)
+            alphas.append(al)
+        return torch.stack(logits, 1), torch.stack(alphas, 1)
+
+    def step(self, tokens: torch.Tensor, state: dict[str, torch.Tensor]):
+        logits, _, state = self._cell(tokens[:, -1], state)
+        return F.log_softmax(logits.float(), dim=-1), state
+
+    select_state = staticmethod(select_state)
