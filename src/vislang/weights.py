@@ -40,6 +40,10 @@ from vislang.errors import ResourceNotFound
 from vislang.fileio import atomic_write, cache_dir, sha256_file
 
 
+#: Bumped when a conversion changes, so stale converted files in the cache are not reused.
+CONVERSION_VERSION = 1
+
+
 @dataclass(frozen=True)
 class WeightFile:
     """One published file holding a backbone's weights."""
@@ -338,7 +342,7 @@ def load(name: str, path: str | os.PathLike | None = None, *, download: bool | N
     """Resolve and load backbone ``name``'s weights as its canonical state dict."""
     spec = get_spec(name)
     res = resolve(name, path, download=download, need_logits=need_logits)
-    converted = weights_dir() / "converted" / f"{name}-{res.file_sha256[:16]}.pt"
+    converted = weights_dir() / "converted" / f"{name}-v{CONVERSION_VERSION}-{res.file_sha256[:16]}.pt"
     if spec.convert is not None and converted.is_file():
         try:
             blob = torch.load(converted, map_location="cpu", weights_only=True)
