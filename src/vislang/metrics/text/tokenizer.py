@@ -278,7 +278,7 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
     The result for a caption may depend on the caption after it (see the module docstring), as in
     pycocoevalcap; to reproduce a pycocoevalcap run, pass the captions in the order it sees them.
     """
-    lines = [c.replace("\n", " ") for c in _check(list(captions))]
+    lines = [c.replace("\n", " ") for c in _check(captions if isinstance(captions, str) else list(captions))]
     n = len(lines)
     if n == 0:
         return []
