@@ -102,11 +102,12 @@ class MeteorScorer:
     """Scores hypothesis/references pairs; holds the resources and per-word memo."""
 
     def __init__(self, resources: Any = None, modules: tuple[int, ...] = MODULES,
-                 weights: tuple[float, ...] = MODULE_WEIGHTS, normalize: bool = True):
+                 weights: tuple[float, ...] | None = None, normalize: bool = True):
         need_para = PARAPHRASE in modules
         self.res: MeteorResources = load_resources(resources, paraphrase=need_para)
         self.modules = modules
-        self.weights = weights
+        # stage k of the run is modules[k]; its weight is that module's English default
+        self.weights = weights if weights is not None else tuple(MODULE_WEIGHTS[m] for m in modules)
         self.normalize = normalize
         self.lex = Lexicon(self.res, use_synonyms=SYNONYM in modules)
         self._norm_memo: dict[str, list[str]] = {}
@@ -125,7 +126,7 @@ class MeteorScorer:
         return got
 
     def _stats(self, t: Sentence, r: Sentence) -> list[float]:
-        final, chunks = align(t, r, self.modules)
+        final, chunks = align(t, r, self.modules, self.lex)
         st = [0.0] * N_STATS
         st[0], st[1] = float(t.n), float(r.n)
         st[2], st[3] = float(sum(t.func)), float(sum(r.func))

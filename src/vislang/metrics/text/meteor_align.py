@@ -64,6 +64,9 @@ class Lexicon:
         self.res = res
         self.use_synonyms = use_synonyms
         self._info: dict[str, tuple] = {}
+        #: ``partners[word_id]``: ids of the other known words sharing a synset with it
+        self.partners: list[set[int]] = []
+        self._by_synset: dict[int, list[int]] = {}
 
     def _morph(self, word: str) -> str:
         if word.endswith("ss") or len(word) <= 2:
@@ -88,13 +91,24 @@ class Lexicon:
         return frozenset(out)
 
     def info(self, word: str) -> tuple:
-        """``(key, stem_key, synsets, is_function_word, token_hash)`` of one word."""
+        """``(key, stem_key, word_id, is_function_word, token_hash)`` of one word."""
         got = self._info.get(word)
         if got is None:
+            wid = len(self.partners)
+            mine: set[int] = set()
+            self.partners.append(mine)
+            if self.use_synonyms:
+                for y in self._synsets(word):
+                    others = self._by_synset.setdefault(y, [])
+                    for v in others:
+                        if v not in mine:
+                            mine.add(v)
+                            self.partners[v].add(wid)
+                    others.append(wid)
             got = (
                 java_hash(word),
                 java_hash(stem(word)),
-                self._synsets(word) if self.use_synonyms else frozenset(),
+                wid,
                 word.lower() in self.res.function_words,
                 token_hash(word.encode("utf-8")),
             )
@@ -111,7 +125,8 @@ class Sentence:
     of some phrase in the batch.  Both are filled by :func:`prepare`.
     """
 
-    __slots__ = ("words", "keys", "stems", "syns", "func", "n", "src", "tgt", "key_pos", "stem_pos")
+    __slots__ = ("words", "keys", "stems", "ids", "idset", "func", "n", "src", "tgt", "key_pos",
+                 "stem_pos", "src_pars", "tgt_keys")
 
     def __init__(self, words: list[str], lex: Lexicon):
         self.words = words
@@ -119,10 +134,13 @@ class Sentence:
         infos = [lex.info(w) for w in words]
         self.keys = [x[0] for x in infos]
         self.stems = [x[1] for x in infos]
-        self.syns = [x[2] for x in infos]
+        self.ids = [x[2] for x in infos]
+        self.idset = frozenset(self.ids)
         self.func = [x[3] for x in infos]
         self.src: list = []
         self.tgt: dict = {}
+        self.src_pars: frozenset = frozenset()
+        self.tgt_keys: frozenset = frozenset()
         key_pos: dict[int, list[int]] = {}
         stem_pos: dict[int, list[int]] = {}
         for i, (k, s) in enumerate(zip(self.keys, self.stems)):
@@ -182,9 +200,14 @@ def prepare(sentences: list[Sentence], lex: Lexicon, table) -> None:
     order = hit[np.lexsort((g_pos[hit], g_sid[hit]))]
     for s_i, j, gh in zip(g_sid[order].tolist(), g_pos[order].tolist(), g_hash[order].tolist()):
         sentences[s_i].tgt.setdefault(gh, []).append(j)
+    for s in sentences:
+        if s.src:
+            s.src_pars = frozenset(e[1] for _, _, entries in s.src for e in entries)
+        if s.tgt:
+            s.tgt_keys = frozenset(s.tgt)
 
 
-def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...]):
+def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
     """Candidate matches per reference position, and word coverage counts."""
     n1, n2 = t.n, r.n
     matches: list[list[tuple]] = [[] for _ in range(n2)]
@@ -217,22 +240,22 @@ def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...]):
                             cov1[i] += 1
                             cov2[j] += 1
         elif mod == SYNONYM:
-            y1 = t.syns
+            ids1, idset1, partners = t.ids, t.idset, lex.partners
             for j in range(n2):
-                yj = r.syns[j]
-                if not yj:
+                pj = partners[r.ids[j]]
+                if not pj or pj.isdisjoint(idset1):
                     continue
                 kj = k2[j]
                 lst = matches[j]
                 for i in range(n1):
-                    if k1[i] != kj and not yj.isdisjoint(y1[i]):
+                    if ids1[i] in pj and k1[i] != kj:
                         lst.append((j, 1, i, 1, stage))
                         cov1[i] += 1
                         cov2[j] += 1
         elif mod == PARAPHRASE:
             # phrases of the reference, paraphrased in the hypothesis
             tgt = t.tgt
-            if tgt:
+            if tgt and not r.src_pars.isdisjoint(t.tgt_keys):
                 for j, length, entries in r.src:
                     lst = matches[j]
                     for _, ph, plen in entries:
@@ -244,7 +267,7 @@ def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...]):
                                 cov2[q] += 1
             # phrases of the hypothesis, paraphrased in the reference
             tgt = r.tgt
-            if tgt:
+            if tgt and not t.src_pars.isdisjoint(r.tgt_keys):
                 for i, length, entries in t.src:
                     for _, ph, plen in entries:
                         for j in tgt.get(ph, ()):
@@ -272,10 +295,10 @@ _CHUNK = 1 << 32
 _MATCH = 1 << 64
 
 
-def align(t: Sentence, r: Sentence, modules: tuple[int, ...]):
+def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
     """Best alignment of hypothesis ``t`` to reference ``r``: ``({ref_start: match}, chunks)``."""
     n2 = r.n
-    cands, cov1, cov2, _ = _collect(t, r, modules)
+    cands, cov1, cov2, _ = _collect(t, r, modules, lex)
     fixed: dict[int, tuple] = {}
     used1 = used2 = 0
     ambiguous = False

@@ -159,10 +159,15 @@ def locate(resources: str | os.PathLike | None = None) -> tuple[Path, Path | Non
     raise ResourceNotFound(f"looked in {where}: {HOW_TO_GET}")
 
 
+_SHA_MEMO: dict[str, str] = {}
+
+
 def _file_sha(path: Path) -> str:
     """SHA-256 of a file, remembered per (path, size, mtime) so a warm start reads nothing big."""
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    if key in _SHA_MEMO:
+        return _SHA_MEMO[key]
     index_path = cache_dir("meteor") / "sha_index.json"
     try:
         index = json.loads(index_path.read_text())
@@ -172,6 +177,7 @@ def _file_sha(path: Path) -> str:
         index[key] = sha256_file(path)
         with atomic_write(index_path, "w", encoding="utf-8") as f:
             json.dump(index, f)
+    _SHA_MEMO[key] = index[key]
     return index[key]
 
 

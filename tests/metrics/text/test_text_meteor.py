@@ -1,0 +1,178 @@
+"""METEOR 1.5 (pure Python): hand-worked pairs for every matching stage and the fragmentation
+penalty, the corpus aggregate, the metric protocol, the reduced mode and resource errors.
+
+Expected values are worked out by hand from the METEOR formula with the English defaults
+(alpha 0.85, beta 0.2, gamma 0.6, delta 0.75; stage weights exact 1.0, stem 0.6, synonym 0.8,
+paraphrase 0.6; function words from the jar's english.words list).  Each one was also
+confirmed with meteor-1.5.jar itself when the test was written; the jar comparison at scale
+lives in test_text_meteor_parity.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from vislang.errors import ResourceNotFound
+from vislang.metrics.text.meteor import Meteor, meteor_exact_stem_score, meteor_score, segment_score
+from vislang.metrics.text.meteor_normalize import normalize_en
+from vislang.metrics.text.meteor_resources import load_resources
+from vislang.metrics.text.meteor_stem import stem
+
+A, B, G, D = 0.85, 0.20, 0.60, 0.75
+
+
+def fmean(p: float, r: float) -> float:
+    return p * r / (A * p + (1 - A) * r)
+
+
+def one(hyp: str, refs: list[str]) -> float:
+    corpus, per = meteor_score({0: refs}, {0: hyp})
+    assert corpus == pytest.approx(per[0], abs=1e-15)  # one segment: aggregate == segment
+    return per[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def meteor_home(tmp_path_factory):
+    """Resources loaded once per process (the first load builds the cache: about 30 s)."""
+    home = tmp_path_factory.mktemp("meteor_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VISLANG_HOME", str(home))
+        load_resources()
+    return home
+
+
+def test_exact_matches_and_fragmentation_penalty():
+    # 5 content words, all exact; "green park" and "dog runs fast" are 2 chunks
+    # P = R = 1, frag = 2 chunks / 5 matches
+    assert one("dog runs fast green park", ["green park dog runs fast"]) == pytest.approx(
+        1 - G * 0.4**B, abs=1e-12)
+    # the same words in the same order: one chunk of a perfect match -> no penalty at all
+    assert one("dog runs fast green park", ["dog runs fast green park"]) == 1.0
+    # reversed: 5 chunks of one word each, frag = 1
+    assert one("park green fast runs dog", ["dog runs fast green park"]) == pytest.approx(1 - G, abs=1e-12)
+
+
+def test_function_words_are_weighted_by_delta():
+    # "the" is a function word (weight 1 - delta), "dog"/"runs" content words (weight delta)
+    p = (1 - D + D) / (D * 1 + (1 - D) * 1)  # hyp "the dog" fully matched
+    r = (1 - D + D) / (D * 2 + (1 - D) * 1)  # ref "the dog runs": "runs" unmatched
+    frag = 1 / ((2 + 2) / 2)  # one chunk, 2 matched words on each side
+    assert one("the dog", ["the dog runs"]) == pytest.approx(fmean(p, r) * (1 - G * frag**B), abs=1e-12)
+
+
+def test_stem_stage():
+    # dogs ~ dog by stem (weight 0.6; the synonym stage also pairs them, the stem match comes first)
+    p = (D * 1.0 + D * 0.6) / (2 * D)
+    assert one("dogs running", ["dog running"]) == pytest.approx(p, abs=1e-12)  # P = R, frag 0
+
+
+def test_synonym_stage():
+    # car ~ automobile share a WordNet synset (weight 0.8)
+    p = (D * 1.0 + D * 0.8) / (2 * D)
+    assert one("red car", ["red automobile"]) == pytest.approx(p, abs=1e-12)
+
+
+def test_paraphrase_stage():
+    # kids -> teenagers is in paraphrase-en.gz (not a stem or WordNet synonym); "two" is a
+    # function word matched exactly
+    p = ((1 - D) * 1.0 + D * 0.6) / (D + (1 - D))
+    assert one("two teenagers", ["two kids"]) == pytest.approx(p, abs=1e-12)
+
+
+def test_multiword_paraphrase_beats_synonym_in_the_search():
+    # kids ~ children is a synonym (1 word each side) but "kids" -> "the children" is a paraphrase
+    # covering 2 hypothesis words; the search ranks it higher, so all of it is paraphrase:
+    # P = 0.6 (D*0.6 + (1-D)*0.6) / (D + (1-D)), R = 0.6 D / D, a perfect single chunk.
+    assert one("the children", ["kids"]) == pytest.approx(0.6, abs=1e-12)
+
+
+def test_best_reference_is_kept_and_corpus_is_an_aggregate_not_a_mean():
+    refs = {1: ["a cat sleeps", "the dog runs"], 2: ["dog runs fast green park"]}
+    cands = {1: "a dog runs", 2: "park green fast runs dog"}
+    corpus, per = meteor_score(refs, cands)
+    # item 1: the second reference wins: "dog runs" exact in one chunk, "a"/"the" function words
+    p = (2 * D) / (2 * D + (1 - D))
+    r = (2 * D) / (2 * D + (1 - D))
+    s1 = fmean(p, r) * (1 - G * (1 / 2) ** B)
+    assert per[1] == pytest.approx(s1, abs=1e-12)
+    assert per[2] == pytest.approx(1 - G, abs=1e-12)
+    # corpus: sums of statistics (matches 2+5 of 3+5 weighted words, chunks 1+5 over 7 matches)
+    tw = D * 7 + (1 - D) * 1  # both sides: 7 content words + 1 function word
+    p = r = (D * 7) / tw
+    agg = fmean(p, r) * (1 - G * (6 / 7) ** B)
+    assert corpus == pytest.approx(agg, abs=1e-12)
+    assert abs(corpus - (per[1] + per[2]) / 2) > 1e-3
+
+
+def test_empty_and_unmatched_candidates_score_zero():
+    corpus, per = meteor_score({1: ["a dog"], 2: ["a dog"]}, {1: "", 2: "xyz"})
+    assert per == {1: 0.0, 2: 0.0} and corpus == 0.0
+
+
+def test_segment_score_zero_statistics_is_zero():
+    assert segment_score([0.0] * 23) == 0.0
+
+
+def test_metric_protocol_merge_equals_one_call():
+    refs = {1: ["a cat sleeps", "the dog runs"], 2: ["dog runs fast green park"], 3: ["two kids"]}
+    cands = {1: "a dog runs", 2: "park green fast runs dog", 3: "two teenagers"}
+    corpus, per = meteor_score(refs, cands)
+    a, b = Meteor(), Meteor()
+    a.update({1: refs[1]}, {1: cands[1]})
+    b.update({k: refs[k] for k in (2, 3)}, {k: cands[k] for k in (2, 3)})
+    out = a.merge(b).compute()
+    assert out["meteor"] == corpus and out["meteor_per_item"] == per
+    a.reset()
+    assert a.compute()["meteor"] == 0.0
+
+
+def test_reduced_exact_stem_mode_has_no_synonyms():
+    # red/automobile is no longer matched: P = R = 1/2, 1 chunk over 1 match
+    corpus, per = meteor_exact_stem_score({0: ["red automobile"]}, {0: "red car"})
+    assert per[0] == pytest.approx(0.5 * (1 - G), abs=1e-12)
+    corpus, per = meteor_exact_stem_score({0: ["dog running"]}, {0: "dogs running"})
+    assert per[0] == pytest.approx(0.8, abs=1e-12)
+
+
+def test_missing_resources_raise_resource_not_found(tmp_path):
+    with pytest.raises(ResourceNotFound, match="pip install pycocoevalcap"):
+        meteor_score({0: ["a"]}, {0: "a"}, resources=tmp_path)
+    with pytest.raises(ResourceNotFound, match="no such file"):
+        load_resources(tmp_path / "missing")
+
+
+def test_cache_is_written_and_reused(meteor_home, monkeypatch):
+    from vislang.metrics.text import meteor_resources as mr
+
+    first = load_resources()
+    files = sorted(p.name for p in (meteor_home / "meteor").rglob("*") if p.is_file())
+    assert any(f.endswith(".pkl") for f in files) and "ref_hash.npy" in files
+    monkeypatch.setattr(mr, "_LOADED", {})
+    monkeypatch.setattr(mr, "_SHA_MEMO", {})
+    monkeypatch.setattr(mr, "_build_paraphrase", lambda path: pytest.fail("paraphrase cache not reused"))
+    monkeypatch.setattr(mr, "_parse_jar", lambda path: pytest.fail("jar cache not reused"))
+    monkeypatch.setenv("VISLANG_HOME", str(meteor_home))
+    again = mr.load_resources()
+    assert again is not first
+    assert (again.paraphrase.ref_hash == first.paraphrase.ref_hash).all()
+    assert again.synsets == first.synsets and again.function_words == first.function_words
+
+
+def test_snowball_english_published_examples():
+    # examples from the Snowball English stemmer page (snowballstem.org)
+    pairs = {
+        "consign": "consign", "consigned": "consign", "consigning": "consign",
+        "consignment": "consign", "knack": "knack", "knackeries": "knackeri",
+        "generously": "generous", "skies": "sky", "dying": "die", "news": "news",
+        "cried": "cri", "ties": "tie", "hopping": "hop", "hoped": "hope", "running": "run",
+        "communication": "communic", "arsenal": "arsenal", "yelled": "yell", "sayings": "say",
+    }
+    assert {w: stem(w) for w in pairs} == pairs
+
+
+def test_norm_splits_hyphens_and_apostrophes():
+    assert normalize_en("A T-shirt , dog's toy .", {}) == "a t shirt , dog 's toy ."
+    assert normalize_en("Mr. Smith", {"Mr": 1}) == "mr. smith"
+    assert math.isclose(one("a t-shirt", ["a t shirt"]), 1.0)
