@@ -59,8 +59,7 @@ def trace_sqrt_product(sigma1: Any, sigma2: Any) -> float:
     s1 = (s1 + s1.T) / 2
     s2 = (s2 + s2.T) / 2
     F, _ = _sqrt_factor(s1)
-    M = F.T @ (s2 @ F)
-    M = (M + M.T) / 2
+    M = F.T @ (s2 @ F)  # symmetric up to rounding; eigvalsh reads only its lower triangle
     lam = torch.linalg.eigvalsh(M).clamp_min(0.0)
     return float(lam.sqrt().sum())
 
