@@ -159,6 +159,52 @@ class Captions:
         return self.tokens[self.offsets[idx] + k]
 
 
+def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: torch.Tensor | None, cfg: GANConfig,
+             policy: tuple[str, ...] = (), g_aug: torch.Generator | None = None, ema: EMA | None = None,
+             rawD: torch.nn.Module | None = None):
+    """One training step (D then G, the recipe's order) on ``real`` (float in [-1, 1]) and noise ``z``.
+
+    Returns the loss terms and the three logit batches (real, fake in the D step, fake in the G step)
+    as tensors, without host synchronisation.
+    """
+    rawD = rawD if rawD is not None else unwrap(netD)
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, policy, g_aug) if policy else x
+
+    def D(x: torch.Tensor, net=netD) -> torch.Tensor:
+        return net(x, tok) if cfg.conditional else net(x)
+
+    # (1) D step: maximise log D(x) + log(1 - D(G(z)))
+    fake = netG(z, tok) if cfg.conditional else netG(z)
+    optD.zero_grad(set_to_none=True)
+    real_in = augment(real)
+    if cfg.r1:
+        real_in = real_in.detach().requires_grad_(True)
+    out_real = D(real_in)
+    err_real = gan_losses.d_real_term(out_real, cfg.loss)
+    if cfg.r1:
+        err_real = err_real + gan_losses.r1_penalty(out_real, real_in, cfg.r1)
+    err_real.backward()
+    out_fake = D(augment(fake.detach()))
+    err_fake = gan_losses.d_fake_term(out_fake, cfg.loss)
+    err_fake.backward()
+    optD.step()
+
+    # (2) G step: maximise log D(G(z)) (non-saturating) on the same fake batch; D's weights frozen
+    # (no D weight gradients computed) and D called unwrapped (no DDP gradient sync for D)
+    optG.zero_grad(set_to_none=True)
+    rawD.requires_grad_(False)
+    out_g = D(augment(fake), rawD)
+    err_g = gan_losses.g_loss(out_g, cfg.loss)
+    err_g.backward()
+    rawD.requires_grad_(True)
+    optG.step()
+    if ema is not None:
+        ema.update(netG)
+    return err_real, err_fake, err_g, out_real.detach(), out_fake.detach(), out_g.detach()
+
+
 # -- training ----------------------------------------------------------------------
 
 def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | None = None,
@@ -241,12 +287,6 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
             info(f"periodic FID/KID off: {evaluator.reason}")
             run.log.log({"step": start, "event": "eval_skipped", "extractor": name, "reason": evaluator.reason})
 
-    def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        return diff_augment(x, policy, g) if policy else x
-
-    def D(x: torch.Tensor, tok, net=netD) -> torch.Tensor:
-        return net(x, tok) if cfg.conditional else net(x)
-
     def sample(model, z, tok) -> torch.Tensor:
         model = unwrap(model)
         was = model.training
@@ -261,7 +301,6 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
                  "vocab": vocab.state_dict() if vocab else None, "world_size": dist.world_size}
         run.save(capture(step, cfg, {"G": netG, "D": netD}, {"G": optG, "D": optD}, **extra), step)
 
-    per_rank = cfg.batch_size // dist.world_size
     stats = torch.zeros(6, dtype=torch.float64, device=dev)  # loss_d, loss_g, d_x, d_g_z1, d_g_z2, count
     t_last, n_last, record = time.perf_counter(), start, {}
     netG.train()
@@ -276,37 +315,13 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
         g_aug = torch.Generator().manual_seed(_mix(cfg.seed, 4, step, dist.rank)) if policy else None
         real = gan_eval.from_uint8(images[idx]).to(dev).contiguous(memory_format=mem)
 
-        # (1) D step: maximise log D(x) + log(1 - D(G(z)))
-        fake = netG(z, tok) if cfg.conditional else netG(z)
-        optD.zero_grad(set_to_none=True)
-        real_in = augment(real, g_aug)
-        if cfg.r1:
-            real_in = real_in.detach().requires_grad_(True)
-        out_real = D(real_in, tok)
-        err_real = gan_losses.d_real_term(out_real, cfg.loss)
-        if cfg.r1:
-            err_real = err_real + gan_losses.r1_penalty(out_real, real_in, cfg.r1)
-        err_real.backward()
-        out_fake = D(augment(fake.detach(), g_aug), tok)
-        err_fake = gan_losses.d_fake_term(out_fake, cfg.loss)
-        err_fake.backward()
-        optD.step()
-
-        # (2) G step: maximise log D(G(z)) (non-saturating); D frozen, called unwrapped (no DDP sync)
-        optG.zero_grad(set_to_none=True)
-        rawD.requires_grad_(False)
-        out_g = D(augment(fake, g_aug), tok, rawD)
-        err_g = gan_losses.g_loss(out_g, cfg.loss)
-        err_g.backward()
-        rawD.requires_grad_(True)
-        optG.step()
-        if ema is not None:
-            ema.update(netG)
+        err_real, err_fake, err_g, out_real, out_fake, out_g = gan_step(
+            netG, netD, optG, optD, real, z, tok, cfg, policy, g_aug, ema, rawD)
 
         with torch.no_grad():
             stats += torch.stack([(err_real + err_fake).double(), err_g.double(),
-                                  torch.sigmoid(out_real.detach()).mean().double(),
-                                  torch.sigmoid(out_fake).mean().double(), torch.sigmoid(out_g.detach()).mean().double(),
+                                  torch.sigmoid(out_real).mean().double(),
+                                  torch.sigmoid(out_fake).mean().double(), torch.sigmoid(out_g).mean().double(),
                                   torch.ones((), dtype=torch.float64, device=dev)])
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
