@@ -17,9 +17,10 @@ from image_oracles import register_tiny, tiny_extractor_class  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
 from vislang.errors import InputError  # noqa: E402
-from vislang.evaluate import _halves, evaluate_images  # noqa: E402
+from vislang.evaluate import evaluate_images  # noqa: E402
 from vislang.metrics.image import (fid_from_features, inception_score, kid_from_features, msssim_diversity,  # noqa: E402
                                    prdc_from_features)
+from vislang.metrics.image.sharding import halves  # noqa: E402
 from vislang.metrics.vendi import vendi_from_features  # noqa: E402
 
 OPTS = dict(kid_subset_size=20, kid_subsets=4, msssim_pairs=25)
@@ -55,7 +56,7 @@ def test_evaluate_equals_metrics_on_features(sets, tiny):
     assert out["vendi"] == pytest.approx(vendi_from_features(ff), rel=1e-6)
     assert out["msssim_diversity"] == pytest.approx(msssim_diversity(fake, 25, seed=3)["msssim_diversity"])
     # the real-vs-real floor: two seeded halves of the real set, sizes on both sides
-    a, b = _halves(64, 3)
+    a, b = halves(64, 3)
     assert out["fid_real_floor"] == pytest.approx(fid_from_features(fr[a], fr[b]), rel=1e-9)
     assert out["n_real_floor_a"] == out["n_real_floor_b"] == 32
     assert out["precision_real_floor"] == pytest.approx(prdc_from_features(fr[a], fr[b])["precision"])

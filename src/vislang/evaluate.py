@@ -28,6 +28,7 @@ from vislang.metrics.image.inception_score import inception_score, is_name
 from vislang.metrics.image.kid import kid_from_features
 from vislang.metrics.image.msssim import MSSSIMDiversity
 from vislang.metrics.image.prdc import prdc_from_features
+from vislang.metrics.image.sharding import all_reduce_moments, distributed, gather_strided, halves, stream_moments
 from vislang.metrics.image.stats import ReferenceStats, is_stats_file, load_stats
 from vislang.metrics.vendi import vendi_from_features
 
@@ -36,38 +37,6 @@ IMAGE_METRICS = ("fid", "kid", "is", "prdc", "vendi", "msssim")
 PAIRED = ("fid", "kid", "prdc")
 #: Metrics that need feature rows of the real side (a stats file without features cannot serve them).
 NEEDS_REAL_ROWS = ("kid", "prdc")
-
-
-# ------------------------------------------------------------------------------------------ distributed
-def _dist() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def _all_reduce_moments(m: FeatureMoments, world: int) -> FeatureMoments:
-    """Sum FeatureMoments states over processes with one tensor all-reduce of the float64 sums."""
-    if world == 1:
-        return m
-    flat = torch.cat([torch.tensor([float(m.n)], dtype=torch.float64), m.sum, m.outer.reshape(-1)])
-    torch.distributed.all_reduce(flat, op=torch.distributed.ReduceOp.SUM)
-    d = m.dim
-    m.n = int(round(float(flat[0])))
-    m.sum = flat[1:1 + d].clone()
-    m.outer = flat[1 + d:].reshape(d, d).clone()
-    return m
-
-
-def _gather_strided(local: np.ndarray, n: int, world: int) -> np.ndarray:
-    """Reassemble rows sharded as ``i % world == rank`` into the single-process order."""
-    if world == 1:
-        return local
-    parts: list[Any] = [None] * world
-    torch.distributed.all_gather_object(parts, local)
-    out = np.empty((n,) + local.shape[1:], dtype=local.dtype)
-    for r, part in enumerate(parts):
-        out[r::world] = part
-    return out
 
 
 # ---------------------------------------------------------------------------------------- the figures
@@ -95,13 +64,6 @@ def _paired(name: str, real: Any, fake: np.ndarray, seed: int, opts: dict[str, A
     if name == "prdc":
         return prdc_from_features(real, fake, opts["k_pr"], opts["k_dc"], opts["device"])
     raise ConfigError(f"unknown paired metric {name!r}")
-
-
-def _halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint equal halves of 0..n-1 (seeded), for the real-vs-real floor."""
-    perm = np.random.default_rng(seed).permutation(n)
-    h = n // 2
-    return np.sort(perm[:h]), np.sort(perm[h:2 * h])
 
 
 def image_metrics_from_features(real: np.ndarray | ReferenceStats | None, fake: np.ndarray,
@@ -152,7 +114,7 @@ def image_metrics_from_features(real: np.ndarray | ReferenceStats | None, fake: 
             raise ConfigError(f"unknown image metric {name!r}; choose from {', '.join(IMAGE_METRICS)}")
 
     if real_vs_real and real_rows is not None and any(m in PAIRED for m in metrics):
-        a, b = _halves(len(real_rows), seed)
+        a, b = halves(len(real_rows), seed)
         if len(a) >= 2:
             for name in (m for m in metrics if m in PAIRED):
                 for k, v in _paired(name, real_rows[a], real_rows[b], seed, opts).items():
@@ -220,14 +182,14 @@ def _evaluate_from_rows(ext, clf, names, stats, real_src, fake_src, n_real, n_fa
     fake_local, fake_logits_local = _side_rows(ext, fake_src, rank, world, want_logits=clf is ext, cache=cache)
     if clf is not None and clf is not ext:
         fake_logits_local = _side_rows(clf, fake_src, rank, world, want_logits=True, cache=cache)[1]
-    fake_mom = _all_reduce_moments(_moments(fake_local), world)
+    fake_mom = all_reduce_moments(_moments(fake_local), world)
     real_rows = real_mom = None
     if real_src is not None:
         real_local, _ = _side_rows(ext, real_src, rank, world, cache=cache)
-        real_mom = _all_reduce_moments(_moments(real_local), world)
-        real_rows = _gather_strided(real_local, n_real, world)
-    fake_rows = _gather_strided(fake_local, n_fake, world)
-    fake_logits = _gather_strided(fake_logits_local, n_fake, world) if fake_logits_local is not None else None
+        real_mom = all_reduce_moments(_moments(real_local), world)
+        real_rows = gather_strided(real_local, n_real, world)
+    fake_rows = gather_strided(fake_local, n_fake, world)
+    fake_logits = gather_strided(fake_logits_local, n_fake, world) if fake_logits_local is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the < 2048 warning is raised once by the caller
         return image_metrics_from_features(
@@ -236,53 +198,16 @@ def _evaluate_from_rows(ext, clf, names, stats, real_src, fake_src, n_real, n_fa
             real_vs_real=real_vs_real, real_moments=real_mom, fake_moments=fake_mom, device=device, **options)
 
 
-def _stream_moments(ext, src, rank: int, world: int, batch_size: int, n: int, halves_seed: int | None = None
-                    ) -> tuple[FeatureMoments, FeatureMoments | None, FeatureMoments | None]:
-    """FID's float64 sums of this process's strided shard, streamed batch by batch (memory O(d^2)).
-
-    With ``halves_seed`` the sums of the two real-vs-real halves (:func:`_halves`) are kept too.
-    """
-    from vislang.progress import progress
-
-    whole, ha, hb, member = FeatureMoments(ext.dim), None, None, None
-    if halves_seed is not None:
-        a, b = _halves(n, halves_seed)
-        member = np.zeros(n, dtype=np.int8)
-        member[a], member[b] = 1, 2
-        ha, hb = FeatureMoments(ext.dim), FeatureMoments(ext.dim)
-    offset = 0
-    bar = progress(total=len(range(rank, n, world)), desc=f"{ext.name} features", unit="img")
-    try:
-        for batch in src.iter_batches(batch_size * world):
-            first = (rank - offset) % world
-            idx = np.arange(offset + first, offset + len(batch), world)
-            part = batch[first::world] if world > 1 else batch
-            offset += len(batch)
-            if len(idx) == 0:
-                continue
-            f = ext(part).double().cpu()
-            whole.update(f)
-            if member is not None:
-                m = torch.from_numpy(member[idx])
-                ha.update(f[m == 1])
-                hb.update(f[m == 2])
-            bar.update(len(idx))
-    finally:
-        bar.close()
-    return (_all_reduce_moments(whole, world), None if ha is None else _all_reduce_moments(ha, world),
-            None if hb is None else _all_reduce_moments(hb, world))
-
-
 def _evaluate_fid_streaming(ext, stats: ReferenceStats | None, real_src, fake_src, n_real: int, n_fake: int,
                             rank: int, world: int, batch_size: int, seed: int, real_vs_real: bool) -> dict[str, Any]:
     """FID (and its floor from the halves' sums) without holding feature rows: the FID-only path."""
-    fake_mom = _stream_moments(ext, fake_src, rank, world, batch_size, n_fake)[0]
+    fake_mom = stream_moments(ext, fake_src, rank, world, batch_size, n_fake)[0]
     out: dict[str, Any] = {}
     ha = hb = None
     if stats is not None:
         mu1, s1 = stats.mu, stats.sigma
     else:
-        real_mom, ha, hb = _stream_moments(ext, real_src, rank, world, batch_size, n_real,
+        real_mom, ha, hb = stream_moments(ext, real_src, rank, world, batch_size, n_real,
                                            seed if real_vs_real and n_real >= 4 else None)
         mu1, s1 = real_mom.mean_cov()
     mu2, s2 = fake_mom.mean_cov()
@@ -320,7 +245,7 @@ def evaluate_images(real: Any, fake: Any, extractor: Any = "inception-tf", resiz
     names = _parse_metrics(metrics)
     if bootstrap < 0:
         raise ConfigError(f"bootstrap must be >= 0, got {bootstrap}")
-    rank, world = _dist()
+    rank, world = distributed()
     ext = _make_extractor(extractor, resize, device, batch_size)
 
     # real side: statistics file or images
@@ -404,16 +329,16 @@ def reference_stats(source: Any, extractor: Any = "inception-tf", resize: str | 
     """mu, sigma, n (and the rows when ``features``) of ``source``'s features, plus provenance."""
     import vislang.features as F
 
-    rank, world = _dist()
+    rank, world = distributed()
     ext = _make_extractor(extractor, resize, device, batch_size)
     src = F.as_source(source)
     n = _count(src, "source")
     if features:  # rows wanted: extract through the feature cache and gather them
         local, _ = _side_rows(ext, src, rank, world, cache=cache)
-        mom = _all_reduce_moments(_moments(local), world)
-        rows = _gather_strided(local, n, world)
+        mom = all_reduce_moments(_moments(local), world)
+        rows = gather_strided(local, n, world)
     else:  # sums only: stream, memory O(d^2)
-        mom, rows = _stream_moments(ext, src, rank, world, batch_size, n)[0], None
+        mom, rows = stream_moments(ext, src, rank, world, batch_size, n)[0], None
     mu, sigma = mom.mean_cov()
     prov = provenance(extractor=ext.name, dim=ext.dim, resize=ext.resize, weights_sha256=ext.weights_sha256,
                       weights_source=ext.provenance().get("weights_source"), n=n,
