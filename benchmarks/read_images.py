@@ -81,30 +81,29 @@ def main() -> None:
         mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         anchor(folder, args.size)  # warm the page cache for both readers
 
-        t0 = time.perf_counter()
-        ref = anchor(folder, args.size)
-        t_anchor = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        src = open_images(folder)
-        t_open = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        n, grow = consume(src)
-        t_iter = time.perf_counter() - t0
+        def timed(fn):
+            w, c = time.perf_counter(), time.process_time()
+            out = fn()
+            return out, time.perf_counter() - w, time.process_time() - c
+
+        ref, t_anchor, c_anchor = timed(lambda: anchor(folder, args.size))
+        src, t_open, c_open = timed(lambda: open_images(folder))
+        (n, grow), t_iter, c_iter = timed(lambda: consume(src))
         assert n == len(ref) and torch.equal(src[len(src) - 1], ref[-1])
-        t0 = time.perf_counter()
-        zsrc = open_images(zpath)
-        nz, zgrow = consume(zsrc)
-        t_zip = time.perf_counter() - t0
+        (nz, zgrow), t_zip, c_zip = timed(lambda: consume(open_images(zpath)))
         assert nz == n
 
-    total = t_open + t_iter
+    total, c_total = t_open + t_iter, c_open + c_iter
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}")
-    print(f"{args.n} PNGs of {args.size} px ({mb:.1f} MB on disk)")
-    print(f"anchor (bare Pillow loop): {t_anchor:7.2f} s  {args.n / t_anchor:8.0f} img/s")
-    print(f"vislang open (headers):    {t_open:7.2f} s  {args.n / t_open:8.0f} img/s")
-    print(f"vislang iterate:           {t_iter:7.2f} s  {args.n / t_iter:8.0f} img/s")
-    print(f"vislang open + iterate:    {total:7.2f} s  ratio to anchor {total / t_anchor:.2f}")
-    print(f"vislang zip (open + iter): {t_zip:7.2f} s  ratio to anchor {t_zip / t_anchor:.2f}")
+    print(f"{args.n} PNGs of {args.size} px ({mb:.1f} MB on disk); wall s / CPU s of this process "
+          f"(CPU time is steadier on a shared machine)")
+    print(f"anchor (bare Pillow loop): {t_anchor:7.2f} / {c_anchor:6.2f} s  {args.n / c_anchor:7.0f} img/CPU-s")
+    print(f"vislang open (headers):    {t_open:7.2f} / {c_open:6.2f} s  {args.n / c_open:7.0f} img/CPU-s")
+    print(f"vislang iterate:           {t_iter:7.2f} / {c_iter:6.2f} s  {args.n / c_iter:7.0f} img/CPU-s")
+    print(f"vislang open + iterate:    {total:7.2f} / {c_total:6.2f} s  ratio to anchor: wall {total / t_anchor:.2f}, "
+          f"CPU {c_total / c_anchor:.2f}")
+    print(f"vislang zip (open + iter): {t_zip:7.2f} / {c_zip:6.2f} s  ratio to anchor: wall {t_zip / t_anchor:.2f}, "
+          f"CPU {c_zip / c_anchor:.2f}")
     print(f"RSS growth while iterating: folder {grow:.1f} MB, zip {zgrow:.1f} MB "
           f"(the full set is {args.n * 3 * args.size ** 2 / 2**20:.1f} MB as uint8)")
 
