@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from vislang.data.captions import (caption_format, check_pairing, karpathy_splits, load_candidates, load_flickr8k,
                                    load_jsonl, load_karpathy, load_references, save_coco_annotations,
                                    save_flickr8k, save_jsonl, save_karpathy, save_results)

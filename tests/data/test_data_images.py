@@ -7,7 +7,6 @@ Python integers), by Pillow decoding lossless files, or by hashlib following the
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import struct
 import zipfile
