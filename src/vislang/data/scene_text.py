@@ -255,8 +255,8 @@ def perturb_caption(caption: str | SceneSpec, kind: str, rng: np.random.Generato
 
     The changed object is kept distinct from the others where any change allows it (a small and a
     large purple diamond can only become two of a kind). A :class:`SceneSpec` is first described
-    with ``rng``. Raises :class:`InputError` for a caption
-    outside the grammar, an unknown ``kind``, or ``kind="relation"`` on a one-object scene.
+    with ``rng``. The result is normalised (lower case, no punctuation). Raises :class:`InputError`
+    for a caption outside the grammar, an unknown ``kind``, or ``kind="relation"`` on a one-object scene.
     """
     if kind not in PERTURB_KINDS:
         raise InputError(f"perturbation kind {kind!r}; expected one of {list(PERTURB_KINDS)}")
