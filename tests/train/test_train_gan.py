@@ -137,3 +137,17 @@ def test_eval_hook_degrades_with_a_named_reason(tmp_path):
     assert len(skipped) == 1 and skipped[0]["extractor"] == "no-such-extractor"
     assert "no-such-extractor" in skipped[0]["reason"]
     assert not any(r.get("event") == "eval" for r in log)
+
+
+def test_trains_on_an_image_file_source(tmp_path):
+    from vislang.data.images import write_npz
+
+    g = torch.Generator().manual_seed(0)
+    write_npz(torch.randint(0, 256, (20, 3, 40, 48), dtype=torch.uint8, generator=g), tmp_path / "src.npz")
+    run = tmp_path / "run"
+    assert run_cli("train", "gan", "--data", tmp_path / "src.npz", "--size", "32", "--ngf", "4", "--ndf", "4",
+                   "--batch-size", "8", "--steps", "2", "--threads", "1", "--quiet", "--out", run) == 0
+    state = _ckpt(run, 2)
+    assert state["extra"]["n_train"] == 20 and state["config"]["data"] == str(tmp_path / "src.npz")
+    assert run_cli("train", "gan", "--data", tmp_path / "src.npz", "--conditional", "--out", tmp_path / "c",
+                   "--quiet") == 2  # no captions in an image file

@@ -76,6 +76,8 @@ def generate(run: str | Path, n: int | None = None, seed: int = 0, captions: Seq
         if captions is None:
             if not n:
                 raise InputError("give --n or --captions")
+            if cfg.data != "scenes":
+                raise InputError(f"{run}: a conditional run on {cfg.data!r} needs --captions FILE (one caption a line)")
             from vislang.train.gan import held_out_scenes
 
             s = held_out_scenes(cfg, n)
