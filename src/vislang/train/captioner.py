@@ -263,6 +263,10 @@ def train(cfg: CaptionTrainConfig, resume: bool = False) -> dict[str, Any]:
             loop.all_reduce_sum(flag)
             stop = bool(flag.item())
             extra["cpu_seconds"] = time.process_time() - cpu0
+            if dist.enabled:       # DDP keeps every replica identical: record the evidence
+                sums = _gather_param_sums(model, dist)
+                if dist.is_main:
+                    run.log.log({"step": step, "ddp_param_sums": sums})
             checkpoint(step)
             loop.barrier()
     if bar is not None:
@@ -271,6 +275,14 @@ def train(cfg: CaptionTrainConfig, resume: bool = False) -> dict[str, Any]:
     return {"out": str(run.path), "step": step, "total_steps": total, "best_CIDEr-D": extra["best"],
             "best_step": extra["best_step"], "stopped_early": extra["stopped_early"],
             "cpu_seconds": time.process_time() - cpu0, "vocab_size": len(vocab)}
+
+
+def _gather_param_sums(model: Captioner, dist: loop.Dist) -> list[float]:
+    """Each process's float64 sum of its parameters (equal on every rank when DDP works)."""
+    mine = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1).cpu()
+    out = [torch.zeros_like(mine) for _ in range(dist.world_size)]
+    torch.distributed.all_gather(out, mine)
+    return [float(t) for t in out]
 
 
 def _out_of_time(cfg: CaptionTrainConfig, cpu0: float, dist: loop.Dist) -> bool:
