@@ -139,3 +139,18 @@ def test_cli_stats_and_eval_images(sets, tmp_path, capsys):
                    "--extractor", "test-tiny", "--metrics", "fid,bogus") == 2
     assert "unknown image metric" in capsys.readouterr().err
     assert run_cli("eval", "images", "--help") == 0
+
+
+def test_is_falls_back_to_mobilenet_logits_and_is_named_after_it(sets):
+    import vislang.features as F
+
+    class NoLogits(tiny_extractor_class()):
+        @property
+        def has_logits(self):
+            return False
+
+    fake = sets[1][:10]
+    out = evaluate_images(sets[0][:10], fake, extractor=NoLogits(), metrics="is", cache=False)
+    assert out["is_classifier"] == "IS-mobilenet_v2"
+    expected = inception_score(F.create("mobilenet-v2").logits(fake).double().numpy())
+    assert out["is_mean"] == pytest.approx(expected["is_mean"], rel=1e-6)

@@ -156,11 +156,15 @@ def _parse_metrics(metrics: Sequence[str] | str) -> list[str]:
     return names
 
 
+def _device(device: str | None) -> str:
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def _make_extractor(extractor: Any, resize: str | None, device: Any, batch_size: int):
     import vislang.features as F
 
     if isinstance(extractor, str):
-        return F.create(extractor, resize=resize, device=device or "cpu", batch_size=batch_size)
+        return F.create(extractor, resize=resize, device=_device(device), batch_size=batch_size)
     if resize is not None and resize != extractor.resize:
         raise ConfigError(f"resize={resize!r} given with a ready extractor whose resize is {extractor.resize!r}")
     return extractor
@@ -273,9 +277,16 @@ def evaluate_images(real: Any, fake: Any, extractor: Any = "inception-tf", resiz
     clf = None
     if "is" in names:
         if is_classifier is None or is_classifier == ext.name:
-            clf = ext if ext.has_logits else F.create("mobilenet-v2", device=device or "cpu", batch_size=batch_size)
+            if ext.has_logits:
+                clf = ext
+            else:
+                from vislang.progress import info
+
+                info(f"IS: {ext.name}'s weights have no classifier logits; using mobilenet-v2's logits, reported as "
+                     "IS-mobilenet_v2 (not comparable with published Inception Scores)")
+                clf = F.create("mobilenet-v2", device=_device(device), batch_size=batch_size)
         else:
-            clf = F.create(is_classifier, device=device or "cpu", batch_size=batch_size)
+            clf = F.create(is_classifier, device=_device(device), batch_size=batch_size)
         if not clf.has_logits:
             raise ConfigError(f"IS: extractor {clf.name} has no classifier logits; pass is_classifier=mobilenet-v2")
 
