@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from vislang.metrics.text.meteor_resources import PHRASE_H0, MeteorResources, token_hash
+from vislang.metrics.text.meteor_resources import HASH_BASE, SPACE_CODE, MeteorResources, base_power, byte_hash
 from vislang.metrics.text.meteor_stem import stem
 
 EXACT, STEM, SYNONYM, PARAPHRASE = 0, 1, 2, 3
@@ -35,8 +35,6 @@ BEAM_SIZE = 40
 #: :func:`_gain` applies them.
 SEARCH_WEIGHTS = (1.0, 0.5, 0.5, 0.5)
 
-_MASK64 = (1 << 64) - 1
-_MUL = 0x100000001B3 * 0x5851F42D4C957F2D & _MASK64 | 1
 
 # WordNet 3.0 morphological detachment rules (suffix, replacement), nouns, verbs, adjectives.
 _DETACH = (
@@ -91,7 +89,7 @@ class Lexicon:
         return frozenset(out)
 
     def info(self, word: str) -> tuple:
-        """``(key, stem_key, word_id, is_function_word, token_hash)`` of one word."""
+        """``(key, stem_key, word_id, is_function_word, byte_hash, BASE**len)`` of one word."""
         got = self._info.get(word)
         if got is None:
             wid = len(self.partners)
@@ -110,7 +108,8 @@ class Lexicon:
                 java_hash(stem(word)),
                 wid,
                 word.lower() in self.res.function_words,
-                token_hash(word.encode("utf-8")),
+                byte_hash(word.encode("utf-8")),
+                base_power(len(word.encode("utf-8"))),
             )
             self._info[word] = got
         return got
@@ -125,7 +124,7 @@ class Sentence:
     of some phrase in the batch.  Both are filled by :func:`prepare`.
     """
 
-    __slots__ = ("words", "keys", "stems", "ids", "idset", "func", "n", "src", "tgt", "key_pos",
+    __slots__ = ("words", "keys", "stems", "ids", "idset", "func", "th", "tp", "n", "src", "tgt", "key_pos",
                  "stem_pos", "src_pars", "tgt_keys")
 
     def __init__(self, words: list[str], lex: Lexicon):
@@ -137,6 +136,8 @@ class Sentence:
         self.ids = [x[2] for x in infos]
         self.idset = frozenset(self.ids)
         self.func = [x[3] for x in infos]
+        self.th = [x[4] for x in infos]
+        self.tp = [x[5] for x in infos]
         self.src: list = []
         self.tgt: dict = {}
         self.src_pars: frozenset = frozenset()
@@ -160,12 +161,13 @@ def prepare(sentences: list[Sentence], lex: Lexicon, table) -> None:
     total = int(lens.sum())
     if total == 0:
         return
-    th = np.fromiter((lex.info(w)[4] for s in sentences for w in s.words), dtype=np.uint64, count=total)
+    th = np.fromiter((h for s in sentences for h in s.th), dtype=np.uint64, count=total)
+    tp = np.fromiter((p for s in sentences for p in s.tp), dtype=np.uint64, count=total)
     sid = np.repeat(np.arange(len(sentences)), lens)
     ends = np.repeat(np.cumsum(lens), lens)  # exclusive end of each token's sentence
     pos = np.arange(total) - (ends - np.repeat(lens, lens))
-    mul = np.uint64(_MUL)
-    h = np.full(total, PHRASE_H0, dtype=np.uint64)
+    base, space = np.uint64(HASH_BASE), np.uint64(SPACE_CODE)
+    h = np.zeros(total, dtype=np.uint64)
     g_sid, g_pos, g_len, g_hash = [], [], [], []
     with np.errstate(over="ignore"):
         for length in range(1, table.max_len + 1):
@@ -174,7 +176,11 @@ def prepare(sentences: list[Sentence], lex: Lexicon, table) -> None:
                 break
             nxt = np.zeros(total, dtype=np.uint64)
             idx = np.flatnonzero(valid)
-            nxt[idx] = (h[idx] ^ th[idx + length - 1]) * mul
+            k = idx + length - 1  # the word that extends each phrase
+            if length == 1:
+                nxt[idx] = th[idx]
+            else:
+                nxt[idx] = (h[idx] * base + space) * tp[k] + th[k]
             h = nxt
             g_sid.append(sid[idx])
             g_pos.append(pos[idx])
@@ -187,24 +193,33 @@ def prepare(sentences: list[Sentence], lex: Lexicon, table) -> None:
     entries = table.lookup_array(np.unique(g_hash))
     if not entries:
         return
-    ref_keys = np.fromiter(entries.keys(), dtype=np.uint64, count=len(entries))
+    ref_keys = np.sort(np.fromiter(entries.keys(), dtype=np.uint64, count=len(entries)))
     par_keys = np.unique(np.fromiter((e[1] for v in entries.values() for e in v), dtype=np.uint64))
+    pars_of = {k: frozenset(e[1] for e in v) for k, v in entries.items()}
+
+    def member(keys):
+        at = np.minimum(np.searchsorted(keys, g_hash), keys.size - 1)
+        return np.flatnonzero(keys[at] == g_hash)
+
     # phrases of each sentence with table entries, in (start, length) order
-    hit = np.flatnonzero(np.isin(g_hash, ref_keys))
+    hit = member(ref_keys)
     order = hit[np.lexsort((g_len[hit], g_pos[hit], g_sid[hit]))]
+    pars_sets: dict[int, list] = {}
     for s_i, j, length, gh in zip(g_sid[order].tolist(), g_pos[order].tolist(), g_len[order].tolist(),
                                   g_hash[order].tolist()):
         sentences[s_i].src.append((j, length, entries[gh]))
+        pars_sets.setdefault(s_i, []).append(pars_of[gh])
+    for s_i, sets in pars_sets.items():
+        sentences[s_i].src_pars = frozenset().union(*sets)
     # phrases of each sentence that are paraphrases of something, with their start positions
-    hit = np.flatnonzero(np.isin(g_hash, par_keys))
+    hit = member(par_keys)
     order = hit[np.lexsort((g_pos[hit], g_sid[hit]))]
+    touched = set()
     for s_i, j, gh in zip(g_sid[order].tolist(), g_pos[order].tolist(), g_hash[order].tolist()):
         sentences[s_i].tgt.setdefault(gh, []).append(j)
-    for s in sentences:
-        if s.src:
-            s.src_pars = frozenset(e[1] for _, _, entries in s.src for e in entries)
-        if s.tgt:
-            s.tgt_keys = frozenset(s.tgt)
+        touched.add(s_i)
+    for s_i in touched:
+        sentences[s_i].tgt_keys = frozenset(sentences[s_i].tgt)
 
 
 def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):

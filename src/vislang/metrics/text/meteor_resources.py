@@ -41,7 +41,7 @@ from vislang.metrics.text.meteor_normalize import java_tokens, parse_prefixes
 JAR_NAME = "meteor-1.5.jar"
 PARAPHRASE_NAME = "paraphrase-en.gz"
 ENV_DIR = "VISLANG_METEOR_DIR"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 HOW_TO_GET = (
     "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
@@ -50,21 +50,26 @@ HOW_TO_GET = (
 )
 
 _MASK = (1 << 64) - 1
-_H0 = 0x9E3779B97F4A7C15
-_MUL = 0x100000001B3 * 0x5851F42D4C957F2D & _MASK | 1
+#: Base of the polynomial phrase hash (odd, so powers never vanish modulo 2**64).
+HASH_BASE = 0x9E3779B97F4A7C15
+SPACE_CODE = ord(" ") + 1
 
 
-def token_hash(token: bytes) -> int:
-    """64-bit hash of one token (UTF-8 bytes)."""
-    return int.from_bytes(hashlib.blake2b(token, digest_size=8).digest(), "little")
+def byte_hash(data: bytes) -> int:
+    """Polynomial hash of a byte string: sum (b_k + 1) * BASE**(n-1-k) mod 2**64.
+
+    Phrases are hashed as their single-space-joined UTF-8 bytes; the hash of ``x + b" " + y`` is
+    ``(hash(x) * BASE + SPACE_CODE) * BASE**len(y) + hash(y)``, which is how phrases of a sentence
+    are hashed from per-word values without building the strings.
+    """
+    h = 0
+    for b in data:
+        h = (h * HASH_BASE + b + 1) & _MASK
+    return h
 
 
-def combine(h: int, th: int) -> int:
-    """Extend a phrase hash by one token hash (order-sensitive; start from :data:`PHRASE_H0`)."""
-    return ((h ^ th) * _MUL) & _MASK
-
-
-PHRASE_H0 = _H0
+def base_power(n: int) -> int:
+    return pow(HASH_BASE, n, 1 << 64)
 
 
 @dataclass
@@ -209,49 +214,49 @@ def _parse_jar(jar: Path) -> tuple[frozenset[str], dict[str, int], dict, dict]:
     )
 
 
+def _hash_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """:func:`byte_hash` of the lines ``buf[starts[k]:ends[k]]``, vectorised (lines grouped by length)."""
+    lens = ends - starts
+    out = np.zeros(starts.size, dtype=np.uint64)
+    base = np.uint64(HASH_BASE)
+    order = np.argsort(lens, kind="stable")
+    bounds = np.flatnonzero(np.diff(lens[order])) + 1
+    with np.errstate(over="ignore"):
+        for group in np.split(order, bounds):
+            n = int(lens[group[0]])
+            st = starts[group]
+            h = np.zeros(group.size, dtype=np.uint64)
+            for c in range(n):
+                h = h * base + (buf[st + c].astype(np.uint64) + np.uint64(1))
+            out[group] = h
+    return out
+
+
 def _build_paraphrase(path: Path) -> dict[str, np.ndarray]:
-    """Hash every (phrase, paraphrase) entry of ``paraphrase-en.gz`` (one pass, streaming)."""
-    memo: dict[bytes, int] = {}
-
-    def phrase(line: bytes) -> tuple[int, int]:
-        h = PHRASE_H0
-        toks = line.split()
-        for t in toks:
-            th = memo.get(t)
-            if th is None:
-                th = memo[t] = token_hash(t)
-            h = ((h ^ th) * _MUL) & _MASK
-        return h, len(toks)
-
-    ref_h: list[int] = []
-    par_h: list[int] = []
-    ref_n: list[int] = []
-    par_n: list[int] = []
-    last_ref: bytes | None = None
-    last = (0, 0)
+    """Hash every (phrase, paraphrase) entry of ``paraphrase-en.gz``: triples of lines
+    ``probability / phrase / paraphrase``, words separated by single spaces."""
     with gzip.open(path, "rb") as f:
         data = f.read()
-    lines = data.split(b"\n")
-    del data
-    for k in range(0, len(lines) - 2, 3):
-        ref = lines[k + 1]
-        if ref != last_ref:
-            last = phrase(ref)
-            last_ref = ref
-        ph, pn = phrase(lines[k + 2])
-        ref_h.append(last[0])
-        ref_n.append(last[1])
-        par_h.append(ph)
-        par_n.append(pn)
-    del lines
-    rh = np.array(ref_h, dtype=np.uint64)
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    buf = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    n_entries = nl.size // 3
+    ref_s, ref_e = starts[1: 3 * n_entries: 3], nl[1: 3 * n_entries: 3]
+    par_s, par_e = starts[2: 3 * n_entries: 3], nl[2: 3 * n_entries: 3]
+    spaces = np.flatnonzero(buf == 32)
+    ref_n = np.searchsorted(spaces, ref_e) - np.searchsorted(spaces, ref_s) + 1
+    par_n = np.searchsorted(spaces, par_e) - np.searchsorted(spaces, par_s) + 1
+    rh = _hash_lines(buf, ref_s, ref_e)
+    ph = _hash_lines(buf, par_s, par_e)
     order = np.argsort(rh, kind="stable").astype(np.uint32)
     return {
         "ref_hash": rh[order],
         "index": order,
-        "par_hash": np.array(par_h, dtype=np.uint64)[order],
-        "par_len": np.array(par_n, dtype=np.uint8)[order],
-        "max_len": np.array([max(max(ref_n, default=0), max(par_n, default=0))], dtype=np.int64),
+        "par_hash": ph[order],
+        "par_len": par_n.astype(np.uint8)[order],
+        "max_len": np.array([max(int(ref_n.max(initial=0)), int(par_n.max(initial=0)))], dtype=np.int64),
     }
 
 
