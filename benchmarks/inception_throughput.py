@@ -48,16 +48,21 @@ def main() -> None:
         run_ts()
         rel = ((ours - ref).abs().amax(1) / ref.abs().amax(1)).max().item()
         rates = {"torchscript": [], "vislang": []}
+        cpu = {"torchscript": [], "vislang": []}
         for _ in range(args.rounds):
             for name, fn in (("torchscript", run_ts), ("vislang", run_ours)):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 fn()
                 rates[name].append(args.batch / (time.perf_counter() - t))
+                cpu[name].append((time.process_time() - c) / args.batch)
     med = {k: statistics.median(v) for k, v in rates.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"batch {args.batch}, threads {args.threads}, rounds {args.rounds}")
     for k, v in rates.items():
-        print(f"{k:12s} median {med[k]:6.2f} img/s  (rounds: {', '.join(f'{r:.2f}' for r in v)})")
-    print(f"ratio vislang/torchscript: {med['vislang'] / med['torchscript']:.2f}x")
+        print(f"{k:12s} median {med[k]:6.2f} img/s, {med_cpu[k]:.3f} CPU s/img  "
+              f"(rounds: {', '.join(f'{r:.2f}' for r in v)} img/s)")
+    print(f"ratio vislang/torchscript: {med['vislang'] / med['torchscript']:.2f}x (wall), "
+          f"{med_cpu['torchscript'] / med_cpu['vislang']:.2f}x (CPU time)")
     print(f"max relative feature difference: {rel:.2e}")
 
     if args.with_resize:
