@@ -384,3 +384,19 @@ def test_sources_pickle_for_worker_processes(tmp_path):
     prov = open_images(tmp_path / "z.zip").provenance()
     assert prov["kind"] == "zip" and prov["count"] == 3 and prov["size"] == [4, 4] and prov["resize"] is None
     assert prov["content_sha256"] == open_images(tmp_path / "f").content_hash()
+
+
+def test_threaded_decoding_gives_the_same_batches_and_the_same_first_error(tmp_path):
+    x = np.stack([rgb(8, 8, i) for i in range(23)])
+    for i in range(23):
+        save(tmp_path / f"{i:02d}.png", x[i])
+    src = open_images(tmp_path)
+    want = torch.from_numpy(x).permute(0, 3, 1, 2)
+    assert torch.equal(torch.cat(list(src.iter_batches(5, workers=3))), want)
+    assert torch.equal(src.load(workers=2), want)
+    for name in ("05.png", "17.png"):  # two bad files: the first in order is reported, whatever the threads
+        p = tmp_path / name
+        p.write_bytes(p.read_bytes()[:80])
+    for workers in (0, 4):
+        with pytest.raises(Exception, match=r"05\.png: unreadable"):
+            list(open_images(tmp_path).iter_batches(8, workers=workers))
