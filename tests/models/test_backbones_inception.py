@@ -153,3 +153,31 @@ def test_logits_need_weights_that_have_them(ext, images):
     assert not ext.has_logits
     with pytest.raises(ConfigError, match="no classifier logits"):
         ext.logits(images[:1])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_nvlabs_style_torchscript_with_logits(tmp_path, torchscript, images, ext):
+    # The NVlabs file is a TorchScript module with ``layers`` and a 1008-way ``output`` layer; build one
+    # from fid-helper's layers and a made-up classifier, then load it through the registry's TorchScript path.
+    class NVStyle(torch.nn.Module):
+        def __init__(self, layers):
+            super().__init__()
+            self.layers = layers
+            self.output = torch.nn.Linear(2048, 1008)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.output(self.layers(x).reshape(-1, 2048))
+
+    torch.manual_seed(0)
+    module = torch.jit.script(NVStyle(torchscript.net.layers))
+    path = tmp_path / "inception-2015-12-05.pt"
+    module.save(str(path))
+    loaded = W.load("inception-tf", path)
+    assert loaded.format == "torchscript" and loaded.has_logits
+    assert torch.equal(loaded.state_dict["fc.weight"], module.output.weight)
+    model = I.build(loaded.state_dict).to(memory_format=torch.channels_last)
+    x = ext.prepare(images[:1])
+    with torch.inference_mode():
+        feats = model.embed(x)
+        assert _rel(feats, ext.embed(x)) <= 1e-6
+        assert _rel(feats @ model.fc.weight.t() + model.fc.bias, module(x)) <= TOL
