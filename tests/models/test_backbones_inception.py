@@ -56,10 +56,10 @@ def test_torchscript_parity_at_299(ext, torchscript, canonical):
     with torch.inference_mode():
         ref = torchscript(x)
         ours = ext.embed(x.contiguous(memory_format=torch.channels_last))
-        plain = I.build(canonical, fold=False).embed(x)
+        plain = I.build(canonical, fold=False).embed(x[:2])
     assert ours.shape == (4, 2048)
     assert _rel(ours, ref) <= TOL  # folded BN, merged heads, channels_last
-    assert _rel(plain, ref) <= 1e-5  # the unfolded graph
+    assert _rel(plain, ref[:2]) <= 1e-5  # the unfolded graph
 
 
 def test_clean_pipeline_matches_cleanfid_steps(ext, torchscript, images):
