@@ -215,7 +215,7 @@ class FileBackend:
         for name in names:
             with self.open(name) as fh:
                 data = fh.read()
-            encoded = name.encode("utf-8")
+            encoded = name.encode("utf-8", "surrogateescape")  # undecodable file names hash as their bytes
             h.update(len(encoded).to_bytes(8, "big") + encoded + len(data).to_bytes(8, "big"))
             h.update(data)
 
