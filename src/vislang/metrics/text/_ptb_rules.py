@@ -265,18 +265,33 @@ def build_rules():
     first_letter = f"{LETTER}|&|{DIG}"
     firsts = {"word_redaux": first_letter, "word": first_letter, "word_dot": first_letter,
               "filename": first_letter, "twitter": "[@#]"}
+    parser, compiler, _ = _re_internals()
     compiled = []
     for name, alts, action in R:
-        pats = [re.compile(a) for a in alts]
-        first = re.compile(firsts[name]) if name in firsts else None
-        compiled.append((name, pats, action, first))
+        pats, pat_firsts = [], []
+        for a in alts:
+            tree = parser.parse(a, 0)  # parsed once: for the first characters and for compiling
+            pat_firsts.append(re.compile(firsts[name]) if name in firsts else _first_from_tree(tree))
+            pats.append(compiler.compile(tree, 0))
+        compiled.append((name, pats, action, pat_firsts))
     return compiled
+
+
+def _re_internals():
+    """The regex parser, compiler and opcode modules of this Python (3.11+: re._*, 3.10: sre_*)."""
+    try:
+        from re import _compiler, _constants, _parser
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_compile as _compiler
+        import sre_constants as _constants
+        import sre_parse as _parser
+    return _parser, _compiler, _constants
 
 
 def _first_items(seq, out) -> bool:
     """Add to ``out`` the single-character regexes that can begin ``seq`` (a parsed pattern);
     return True if ``seq`` can match the empty string."""
-    from re import _constants as C  # noqa: N812 - the regex parser's opcodes (CPython >= 3.11)
+    C = _re_internals()[2]  # noqa: N806 - the regex parser's opcodes
 
     for op, av in seq:
         if op is C.LITERAL:
@@ -327,14 +342,17 @@ def _first_items(seq, out) -> bool:
     return True
 
 
-def first_char_regex(pattern: re.Pattern) -> re.Pattern:
-    """A regex matching exactly the characters that can begin a match of ``pattern``."""
-    from re import _parser
-
+def _first_from_tree(tree) -> re.Pattern:
+    """A regex matching exactly the characters that can begin a match of the parsed pattern."""
     items: list[str] = []
-    if _first_items(_parser.parse(pattern.pattern, pattern.flags), items):
+    if _first_items(tree, items):
         items.append("[\\s\\S]")
     return re.compile("|".join(items))
+
+
+def first_char_regex(pattern: str) -> re.Pattern:
+    """A regex matching exactly the characters that can begin a match of ``pattern``."""
+    return _first_from_tree(_re_internals()[0].parse(pattern, 0))
 
 
 if __name__ == "__main__":  # pragma: no cover - debugging aid

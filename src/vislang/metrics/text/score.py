@@ -66,18 +66,24 @@ def validate(refs: Any, cands: Any) -> list:
     return list(refs)
 
 
-def tokenize_pair(refs: dict, cands: dict, ids: list) -> tuple[list[list[str]], list[str]]:
+def tokenize_pair(refs: dict, cands: dict, ids: list, with_words: bool = False):
     """PTB-tokenize references and candidates as pycocoevalcap does: one tokenizer call for all
-    references (image order, then caption order) and one for all candidates."""
-    from vislang.metrics.text.tokenizer import ptb_tokenize
+    references (image order, then caption order) and one for all candidates.
 
-    flat = ptb_tokenize([r for i in ids for r in refs[i]])
+    Returns ``(refs_tok, cands_tok)`` and, with ``with_words``, the word lists of the candidates
+    followed by those of all references (the sentences BLEU and CIDEr count).
+    """
+    from vislang.metrics.text.tokenizer import ptb_tokenize_split
+
+    flat, flat_words = ptb_tokenize_split([r for i in ids for r in refs[i]])
     refs_tok, k = [], 0
     for i in ids:
         n = len(refs[i])
         refs_tok.append(flat[k:k + n])
         k += n
-    cands_tok = ptb_tokenize([cands[i] for i in ids])
+    cands_tok, cand_words = ptb_tokenize_split([cands[i] for i in ids])
+    if with_words:
+        return refs_tok, cands_tok, cand_words + flat_words
     return refs_tok, cands_tok
 
 
@@ -122,16 +128,16 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
     from vislang.metrics.base import provenance
 
     wanted = normalize_metrics(metrics)
-    ids, refs_tok, cands_tok = prepare(refs, cands)
+    ids = validate(refs, cands)
+    refs_tok, cands_tok, sents = tokenize_pair(refs, cands, ids, with_words=True)
     out: dict[str, Any] = {}
     per: dict[str, dict] = {}
-    if "bleu" in wanted or "cider_d" in wanted:
+    if "bleu" in wanted or "cider_d" in wanted or "rouge_l" in wanted:
         from vislang.metrics.text.bleu import bleu_from_stats, bleu_stats
         from vislang.metrics.text.cider import cider_from_table
         from vislang.metrics.text.ngrams import count_ngrams
 
         n_img = len(ids)
-        sents = [c.split() for c in cands_tok] + [r.split() for rs in refs_tok for r in rs]
         ref_img = np.repeat(np.arange(n_img), [len(rs) for rs in refs_tok])
         table = count_ngrams(sents, 4)
         if "bleu" in wanted:
@@ -151,7 +157,7 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
     if "rouge_l" in wanted:
         from vislang.metrics.text.rouge import rouge_l_scores
 
-        r_corpus, pr = rouge_l_scores(refs_tok, cands_tok)
+        r_corpus, pr = rouge_l_scores(refs_tok, cands_tok, table=table)
         out["ROUGE_L"] = r_corpus
         per["ROUGE_L"] = dict(zip(ids, pr.tolist()))
     if "cider_d" in wanted:

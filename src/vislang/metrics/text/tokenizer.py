@@ -65,7 +65,7 @@ ca fig figs prop no nos art pp op
 _BAD_CHAR = re.compile(r"[^A-Za-z .,\n]")
 _BAD_DOT = re.compile(r"\.[A-Za-z,]")
 _ASSIM_RE = re.compile(r"\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b")
-_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WORD_DOT = re.compile(r"\b([A-Za-z]++)\.")
 _DROP_PUNCT = str.maketrans(".,", "  ")
 
 
@@ -121,11 +121,11 @@ def _candidates(ch: str) -> list:
     cand = _dispatch.get(ch)
     if cand is None:
         if not _firsts:
-            from vislang.metrics.text._ptb_rules import build_rules, first_char_regex
+            from vislang.metrics.text._ptb_rules import build_rules
 
-            for _name, pats, action, first in build_rules():
-                for pat in pats:
-                    _firsts.append((first or first_char_regex(pat), pat, action))
+            for _name, pats, action, firsts in build_rules():
+                for pat, first in zip(pats, firsts):
+                    _firsts.append((first, pat, action))
         cand = [(pat, action) for first, pat, action in _firsts if first.match(ch)]
         _dispatch[ch] = cand
     return cand
@@ -278,10 +278,15 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
     The result for a caption may depend on the caption after it (see the module docstring), as in
     pycocoevalcap; to reproduce a pycocoevalcap run, pass the captions in the order it sees them.
     """
+    return ptb_tokenize_split(captions)[0]
+
+
+def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[str]]]:
+    """:func:`ptb_tokenize` plus each result split on whitespace (what BLEU and CIDEr count)."""
     lines = [c.replace("\n", " ") for c in _check(captions if isinstance(captions, str) else list(captions))]
     n = len(lines)
     if n == 0:
-        return []
+        return [], []
     # Fast path, in bulk: find the lines that are not "simple" (see _simple_tokens) with one scan.
     text = "\n".join(lines)
     starts = [0] * n
@@ -294,23 +299,21 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
         slow.add(bisect_right(starts, m.start()) - 1)
     for m in _BAD_DOT.finditer(text):
         slow.add(bisect_right(starts, m.start()) - 1)
-    p = text.find(".")
-    while p >= 0:
-        if p and text[p - 1] in _ASCII_LETTERS:
-            q = p - 1
-            while q and text[q - 1] in _ASCII_LETTERS:
-                q -= 1
-            if p - q == 1 or text[q:p].lower() in _ABBREV_WORDS:
-                slow.add(bisect_right(starts, p) - 1)
-        p = text.find(".", p + 1)
+    for m in _WORD_DOT.finditer(text):
+        w = m.group(1)
+        if len(w) == 1 or w.lower() in _ABBREV_WORDS:
+            slow.add(bisect_right(starts, m.start()) - 1)
     low = text.lower().translate(_DROP_PUNCT).split("\n")
     for i, lw in enumerate(low):
         if ("nna" in lw or "tta" in lw or "mme" in lw or "cannot" in lw) and _ASSIM_RE.search(lw):
             slow.add(i)
     out = []
+    words = []
     for i, line in enumerate(lines):
         if i not in slow:
-            out.append(" ".join(low[i].split()))
+            w = low[i].split()
+            words.append(w)
+            out.append(" ".join(w))
             continue
         # What follows this caption in the Java input: a newline and the next captions (or EOF).
         follow = ""
@@ -320,8 +323,10 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
             j += 1
         follow = follow[:_CTX]
         line_j = _JAVA_NL.sub(" ", line)  # documented difference: keep one output line per caption
-        out.append(_tokenize_line(line_j, follow))
-    return out
+        t = _tokenize_line(line_j, follow)
+        out.append(t)
+        words.append(t.split())
+    return out, words
 
 
 def tokenize(caption: str) -> list[str]:
