@@ -1,7 +1,7 @@
 """Images from a trained GAN run: ``load_generator`` and ``generate`` (``vislang generate``).
 
 The noise of image ``i`` is row ``i`` of ``randn(n, nz)`` drawn from a generator seeded with
-``seed``, so the same ``(run, checkpoint, n, seed)`` gives the same images whatever the batch size.
+``seed``, so image ``i`` gets the same noise whatever the batch size and ``n`` (for the first ``n`` rows).
 The generator runs in eval mode (BatchNorm running statistics), so each image depends on its own
 noise (and caption) only.
 """
