@@ -1,7 +1,7 @@
 """Images from a trained GAN run: ``load_generator`` and ``generate`` (``vislang generate``).
 
 The noise of image ``i`` is row ``i`` of ``randn(n, nz)`` drawn from a generator seeded with
-``seed``, so image ``i`` gets the same noise whatever the batch size and ``n`` (for the first ``n`` rows).
+``seed``, so image ``i`` gets the same noise whatever the batch size.
 The generator runs in eval mode (BatchNorm running statistics), so each image depends on its own
 noise (and caption) only.
 """
