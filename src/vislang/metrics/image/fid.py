@@ -15,7 +15,8 @@ eigenvalues of AB and BA agree in general), so
 
     tr((S1 S2)^(1/2)) = sum_i sqrt(lambda_i(F^T S2 F)).
 
-F is the Cholesky factor of S1 when S1 is positive definite (fast path), otherwise the symmetric
+F is the Cholesky factor of S1 when S1 is positive definite (fast path: LAPACK ``dpotrf``, then
+``dsygst`` forms F^T S2 F using the symmetry, then one ``eigvalsh``), otherwise the symmetric
 square root V diag(sqrt(max(w, 0))) V^T from the eigendecomposition S1 = V diag(w) V^T (the guard
 for near-singular covariances, e.g. fewer samples than dimensions).  Eigenvalues of F^T S2 F that
 come out slightly negative through rounding are clamped to 0 before the square root, and the
@@ -43,25 +44,37 @@ def _as_f64(x: Any) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float64)))
 
 
-def _sqrt_factor(sigma: torch.Tensor) -> tuple[torch.Tensor, str]:
-    """A factor F with sigma ~= F F^T: Cholesky when positive definite, else the clamped eigen-square-root."""
-    L, info = torch.linalg.cholesky_ex(sigma)
-    if int(info) == 0 and bool(torch.isfinite(L).all()):
-        return L, "cholesky"
+def _eigh_sqrt(sigma: torch.Tensor) -> torch.Tensor:
+    """The symmetric square root V diag(sqrt(max(w, 0))) V^T of a symmetric PSD matrix (the guard)."""
     w, V = torch.linalg.eigh(sigma)
-    w = w.clamp_min(0.0)
-    return (V * w.sqrt()) @ V.T, "eigh"
+    return (V * w.clamp_min(0.0).sqrt()) @ V.T
 
 
 def trace_sqrt_product(sigma1: Any, sigma2: Any) -> float:
-    """``tr((sigma1 sigma2)^(1/2))`` for symmetric PSD matrices, through a symmetric eigenproblem."""
+    """``tr((sigma1 sigma2)^(1/2))`` for symmetric PSD matrices, through a symmetric eigenproblem.
+
+    Fast path: S1 = L L^T (LAPACK ``dpotrf``), C = L^T S2 L (``dsygst`` with itype 2, which exploits the
+    symmetry: half the work of two matrix products), eigenvalues of C (``torch.linalg.eigvalsh``, its
+    lower triangle).  Guard, when S1 is not numerically positive definite: F = the eigen-square-root of
+    S1 and C = F^T S2 F.  Negative eigenvalues of C (rounding) are clamped to 0.
+    """
+    from scipy.linalg import lapack
+
     s1, s2 = _as_f64(sigma1), _as_f64(sigma2)
-    s1 = (s1 + s1.T) / 2
-    s2 = (s2 + s2.T) / 2
-    F, _ = _sqrt_factor(s1)
-    M = F.T @ (s2 @ F)  # symmetric up to rounding; eigvalsh reads only its lower triangle
-    lam = torch.linalg.eigvalsh(M).clamp_min(0.0)
-    return float(lam.sqrt().sum())
+    # LAPACK reads one triangle of each matrix, so a covariance symmetric up to rounding is used as if
+    # exactly symmetric; passing a.T (the same symmetric matrix, Fortran-ordered) avoids a copy.
+    L, info = lapack.dpotrf(s1.numpy().T, lower=1, clean=1)
+    lam = None
+    if info == 0:
+        C, info = lapack.dsygst(s2.numpy().T, L, itype=2, lower=1)
+        if info == 0:
+            lam = torch.linalg.eigvalsh(torch.from_numpy(C), UPLO="L")
+            if not bool(torch.isfinite(lam).all()):
+                lam = None
+    if lam is None:  # not numerically positive definite: the eigendecomposition guard
+        F = _eigh_sqrt((s1 + s1.T) / 2)
+        lam = torch.linalg.eigvalsh(F.T @ (s2 @ F))
+    return float(lam.clamp_min(0.0).sqrt().sum())
 
 
 def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
