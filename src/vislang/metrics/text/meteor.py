@@ -32,7 +32,8 @@ import re
 from typing import Any, Hashable, Mapping
 
 from vislang.metrics.base import Metric, provenance
-from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, Lexicon, Sentence, align, prepare
+from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, align
+from vislang.metrics.text.meteor_lexicon import Lexicon, Sentence, prepare
 from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
 from vislang.metrics.text.meteor_resources import MeteorResources, load_resources
 

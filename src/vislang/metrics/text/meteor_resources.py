@@ -24,7 +24,6 @@ memory-mapped on later runs, so loading takes a fraction of a second.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.util
 import json
 import os
