@@ -31,8 +31,8 @@ class TransformerCaptionDecoder(nn.Module):
     """Pre-norm Transformer decoder (Vaswani et al. 2017): causal self-attention over the words,
     cross-attention over the image grid.  Learned positions; output layer tied to the embedding.
 
-    ``step`` re-runs the decoder on the whole prefix (captions are short, so a key/value
-    cache would save little and complicate beam reordering).
+    ``step`` decodes one position with a key/value cache (``init_state`` holds the
+    memory's cross-attention keys/values; each step appends its self-attention ones).
     """
 
     def __init__(self, vocab_size: int, d_model: int = 256, layers: int = 3, heads: int = 4,
@@ -65,12 +65,50 @@ class TransformerCaptionDecoder(nn.Module):
     def forward(self, memory: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, None]:
         return self._run(memory, tokens), None
 
+    # -- incremental decoding with a key/value cache -----------------------------------------------------------
+    # The same computation as ``_run`` (pre-norm layers: x += SA(LN1 x); x += CA(LN2 x, memory); x += FF(LN3 x)),
+    # one position at a time: each layer caches its self-attention keys/values of the positions so far and the
+    # cross-attention keys/values of the memory, so a step costs O(t) instead of re-running the prefix.
     def init_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"memory": memory}
+        state = {}
+        b = memory.shape[0]
+        for i, layer in enumerate(self.layers.layers):
+            _, wk, wv = layer.multihead_attn.in_proj_weight.chunk(3)
+            _, bk, bv = layer.multihead_attn.in_proj_bias.chunk(3)
+            state[f"ck{i}"] = F.linear(memory, wk, bk)
+            state[f"cv{i}"] = F.linear(memory, wv, bv)
+            state[f"sk{i}"] = memory.new_zeros(b, 0, self.d_model)
+            state[f"sv{i}"] = memory.new_zeros(b, 0, self.d_model)
+        return state
+
+    @staticmethod
+    def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+        b, tq, d = q.shape
+        split = lambda x: x.view(b, x.shape[1], heads, d // heads).transpose(1, 2)  # noqa: E731
+        out = F.scaled_dot_product_attention(split(q), split(k), split(v))
+        return out.transpose(1, 2).reshape(b, tq, d)
 
     def step(self, tokens: torch.Tensor, state: dict[str, torch.Tensor]):
-        logits = self._run(state["memory"], tokens)[:, -1]
-        return F.log_softmax(logits.float(), dim=-1), state
+        t = tokens.shape[1] - 1                         # position of the newest token
+        if t >= self.max_len:
+            raise ValueError(f"sequence of {t + 1} tokens is longer than the decoder's max_len {self.max_len}")
+        x = self.embed(tokens[:, -1:]) * math.sqrt(self.d_model) + self.pos[:, t:t + 1]
+        new = {}
+        for i, layer in enumerate(self.layers.layers):
+            sa, ca = layer.self_attn, layer.multihead_attn
+            q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
+            k = torch.cat([state[f"sk{i}"], k], 1)
+            v = torch.cat([state[f"sv{i}"], v], 1)
+            new[f"sk{i}"], new[f"sv{i}"] = k, v
+            x = x + sa.out_proj(self._attend(q, k, v, sa.num_heads))
+            wq, _, _ = ca.in_proj_weight.chunk(3)
+            bq, _, _ = ca.in_proj_bias.chunk(3)
+            q = F.linear(layer.norm2(x), wq, bq)
+            x = x + ca.out_proj(self._attend(q, state[f"ck{i}"], state[f"cv{i}"], ca.num_heads))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+            new[f"ck{i}"], new[f"cv{i}"] = state[f"ck{i}"], state[f"cv{i}"]
+        logits = F.linear(self.norm(x[:, 0]), self.embed.weight, self.out_bias)
+        return F.log_softmax(logits.float(), dim=-1), new
 
     select_state = staticmethod(select_state)
 
