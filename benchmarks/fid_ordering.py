@@ -31,17 +31,19 @@ def noised(images: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
     return (images.float() + noise).round().clamp(0, 255).to(torch.uint8)
 
 
-def datasets(n: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def datasets(n: int, which: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     from vislang.data.mnist import load_fashion_mnist
     from vislang.data.scenes import generate
 
     out = {}
-    x = load_fashion_mnist("test")[0]
-    x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
-    perm = torch.from_numpy(np.random.default_rng(0).permutation(len(x))[: 2 * n])
-    out["fashion-mnist (test, 28 px)"] = (x[perm[:n]], x[perm[n:]])
-    scenes = generate(2 * n, size=64, seed=0, split="train").images
-    out["built-in scenes (64 px)"] = (scenes[:n], scenes[n:])
+    if "fashion-mnist" in which:
+        x = load_fashion_mnist("test")[0]
+        x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
+        perm = torch.from_numpy(np.random.default_rng(0).permutation(len(x))[: 2 * n])
+        out["fashion-mnist (test, 28 px)"] = (x[perm[:n]], x[perm[n:]])
+    if "scenes" in which:
+        scenes = generate(2 * n, size=64, seed=0, split="train").images
+        out["built-in scenes (64 px)"] = (scenes[:n], scenes[n:])
     return out
 
 
@@ -51,13 +53,14 @@ def main() -> None:
     ap.add_argument("--extractor", default="inception-tf")
     ap.add_argument("--resize", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--datasets", default="fashion-mnist,scenes", help="comma-separated: fashion-mnist, scenes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ext = F.create(args.extractor, resize=args.resize, batch_size=32)
     print(f"extractor={ext.name} resize={ext.resize} weights={ext.weights_sha256[:12]} n={args.n} "
           f"threads={args.threads}")
     ok_all = True
-    for name, (a, b) in datasets(args.n).items():
+    for name, (a, b) in datasets(args.n, args.datasets.split(",")).items():
         t = time.perf_counter()
         fa = F.extract(ext, a)
         sets = {"real B": F.extract(ext, b),
