@@ -42,6 +42,8 @@ MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
 MODULES = (EXACT, STEM, SYNONYM, PARAPHRASE)
 N_STATS = 23  # tlen rlen tfunc rfunc (tc rc tf rf) x 4 chunks twm rwm
 _PLAIN = re.compile("[a-z0-9 ]*")
+#: Captions scored per batch (sentences, phrase hashes and table hits are kept per batch only).
+CHUNK = 2000
 
 __all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
 
@@ -161,7 +163,10 @@ class MeteorScorer:
         gc_was_on = gc.isenabled()
         gc.disable()  # many small objects, no cycles: the cyclic collector would only slow this down
         try:
-            return self._score_items(items)
+            out = {}
+            for k in range(0, len(items), CHUNK):  # bounded memory for any number of captions
+                out.update(self._score_items(items[k: k + CHUNK]))
+            return out
         finally:
             if gc_was_on:
                 gc.enable()
