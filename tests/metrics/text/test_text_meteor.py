@@ -176,3 +176,15 @@ def test_norm_splits_hyphens_and_apostrophes():
     assert normalize_en("A T-shirt , dog's toy .", {}) == "a t shirt , dog 's toy ."
     assert normalize_en("Mr. Smith", {"Mr": 1}) == "mr. smith"
     assert math.isclose(one("a t-shirt", ["a t shirt"]), 1.0)
+
+
+def test_resources_from_an_explicit_folder_or_env(monkeypatch):
+    from vislang.metrics.text.meteor_resources import locate
+
+    jar, para = locate()
+    assert jar.name == "meteor-1.5.jar" and para.name == "paraphrase-en.gz"
+    assert locate(jar) == (jar, para) and locate(jar.parent) == (jar, para)
+    monkeypatch.setenv("VISLANG_METEOR_DIR", str(jar.parent))
+    assert locate() == (jar, para)
+    refs, cands = {0: ["two kids"]}, {0: "two teenagers"}
+    assert meteor_score(refs, cands, resources=jar.parent)[1] == meteor_score(refs, cands)[1]
