@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from text_oracle import flickr8k_java_tokens, java_raw_lines, java_tokenize
 
@@ -41,8 +43,17 @@ ADVERSARIAL = [
     "1.2.3 1,2,3 .5 ,5 5, x,5", "¿qué? ¡sí! a;b a:b a,b a!b a?b", "and/or km/h 24/7 9/11 w/o / // \\ * ** ***",
     "@ # _ __ ~ ` ``hi'' x' 'x x'' ''x x'y'z dog's' 's's 1's", "MIT's AT&T's U.S.'s e-mail's x-ray's",
     "9am 10pm 5th 3D mp3 MP3s H&M Q&A R&D b&w A+ C- + - = == != <= >= -> <-", "ends with a single letter b",
-    "tab\tand\ttabs inside",
+    "tab\tand\ttabs inside", "\u00a0www.y.org ", " \u00a0www.y.org", "a \u00a0b.com", "\u3000x@y.com",
+    "a man's t-shirt, the girl's \"red\" e-mail. it's x-ray's", "YOU'RE ZOE'S l'll n're", "a,b-c well-known.",
 ]
+
+# Pieces for random captions (the development fuzzing used 12,000 such strings, all identical).
+PIECES = ["a", "dog", "The", "U.S.", "etc.", "Mr.", "I", "A", "C.", "no.", "5", "10", "3.5", "1,000", "'s", "n't",
+          "'", '"', "(", ")", "[", "]", "{", "}", "-", "--", "---", ".", "..", "...", ",", ";", ":", "!", "?", "/",
+          "\\", "*", "&", "&amp;", "#", "@", "$", "%", "+", "=", "<", ">", "_", "`", "''", "``", "http://x.com/a",
+          "www.y.org", "a@b.com", "t-shirt", "well-known", "o'clock", "don't", "can't", "gonna", "cannot",
+          "rock'n'roll", "x.jpg", "é", "ß", "日本", "😀", "½", "²", "–", "—", "…", "‘", "’", "“", "”", "«", "»", "·", "°",
+          "×", "™", "\u00a0", "\u00ad", "\t", " ", " ", " "]
 
 # Line breaks other than "\n" (which pycocoevalcap turns into a space): the Java tokenizer emits a
 # line break for each, so pycocoevalcap pairs every later caption with the wrong line.  Documented
@@ -68,6 +79,17 @@ def test_adversarial_identical_to_java():
     # captions whose last token depends on the end of the input (trailing contexts), alone
     for cap in ["see '90", "smile :)", "Vitamin C.", "U.S."]:
         assert ptb_tokenize([cap]) == java_tokenize([cap]), cap
+
+
+@pytest.mark.oracle
+def test_random_captions_identical_to_java():
+    rng = random.Random(20141)
+    caps = ["".join(rng.choice(PIECES) + rng.choice(["", " ", " "]) for _ in range(rng.randint(1, 8)))
+            for _ in range(1500)]
+    expected = java_tokenize(caps)
+    got = ptb_tokenize(caps)
+    bad = [(c, e, g) for c, e, g in zip(caps, expected, got) if e != g]
+    assert not bad, bad[:5]
 
 
 @pytest.mark.oracle

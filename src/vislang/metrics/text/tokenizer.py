@@ -62,11 +62,19 @@ ca fig figs prop no nos art pp op
 """.split())
 #: What disqualifies a line from the fast path (besides a one-letter word or an abbreviation
 #: before "." and an assimilation, checked apart).
-_BAD_CHAR = re.compile(r"[^A-Za-z .,\n]")
+_BAD_CHAR = re.compile(r"[^A-Za-z .,\n'\"-]")
+#: Lines with "'" or "-" are fast only if every chunk (between spaces and double quotes) is a word,
+#: a hyphenated word (one token: HTHING) or a word with a clitic ('s 'm 'd 're 've 'll: two tokens,
+#: WORD/REDAUX), optionally followed by "." or ",", or a run of "." and ",".  A double quote is always
+#: a token of its own (`` or ''), which pycocoevalcap removes.
+_CHUNK = re.compile(r"(?:[A-Za-z]+(?:-[A-Za-z]+)*(?:'(?:[sSmMdD]|[rR][eE]|[vV][eE]|[lL][lL]))?[.,]?|[.,]+)")
+_CHUNK_SPLIT = re.compile(r'[ "]+')
+_CLITIC = re.compile(r"(?<=[a-z])'")
+_APOS_HYPHEN = re.compile(r"['-]")
 _BAD_DOT = re.compile(r"\.[A-Za-z,]")
 _ASSIM_RE = re.compile(r"\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b")
 _WORD_DOT = re.compile(r"\b([A-Za-z]++)\.")
-_DROP_PUNCT = str.maketrans(".,", "  ")
+_DROP_PUNCT = str.maketrans('.,"', "   ")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,11 +113,12 @@ def _soft(tok: str) -> str:
     return tok.replace("\u00ad", "") or "-"
 
 
-#: Shortcuts of the full lexer: a run of SPACE characters is skipped (no rule matching at a space
-#: can be longer), and ASCII letters followed by a space, tab, line end or the end are one token
+#: Shortcuts of the full lexer: a run of SPACE characters starting with " " or a tab is skipped
+#: (only the SPACES rule matches at those two; a run starting with U+00A0 etc. is not shortcut, as
+#: LIKELYURL and EMAIL may start there), and ASCII letters followed by a space, tab, line end or the end are one token
 #: (WORD, or ABBREV4/ACRO with trailing space: the same text; no other rule can span the space),
 #: except for the assimilations "gonna" etc.
-_FAST = re.compile("([A-Za-z]+)(?=[ \t\n]|\\Z)|[ \t\u00a0\u2000-\u200a\u3000]+")
+_FAST = re.compile("([A-Za-z]+)(?=[ \t\n]|\\Z)|[ \t][ \t\u00a0\u2000-\u200a\u3000]*")
 
 
 _dispatch: dict[str, list] = {}
@@ -303,6 +312,13 @@ def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[st
         w = m.group(1)
         if len(w) == 1 or w.lower() in _ABBREV_WORDS:
             slow.add(bisect_right(starts, m.start()) - 1)
+    for m in _APOS_HYPHEN.finditer(text):
+        i = bisect_right(starts, m.start()) - 1
+        if i not in slow:
+            for chunk in _CHUNK_SPLIT.split(lines[i]):
+                if chunk and not _CHUNK.fullmatch(chunk):
+                    slow.add(i)
+                    break
     low = text.lower().translate(_DROP_PUNCT).split("\n")
     for i, lw in enumerate(low):
         if ("nna" in lw or "tta" in lw or "mme" in lw or "cannot" in lw) and _ASSIM_RE.search(lw):
@@ -311,7 +327,10 @@ def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[st
     words = []
     for i, line in enumerate(lines):
         if i not in slow:
-            w = low[i].split()
+            lw = low[i]
+            if "'" in lw:
+                lw = _CLITIC.sub(" '", lw)
+            w = lw.split()
             words.append(w)
             out.append(" ".join(w))
             continue
