@@ -53,16 +53,17 @@ def count_ngrams(sentences: list[list[str]], n: int = 4) -> NgramTable:
     prev = words.copy()  # (k)-gram id at each position (valid where remaining >= k)
     for k in range(1, n + 1):
         valid = remaining >= k
-        if k == 1:
-            keys = words[valid]
+        if k == 1:  # word ids are already dense: 0 .. V-1
+            inv = words
+            G = len(vocab)
         else:
             idx = np.nonzero(valid)[0]
             keys = prev[idx] * V + words[idx + k - 1]
-        if keys.size:
-            uniq, inv = np.unique(keys, return_inverse=True)
-        else:
-            uniq, inv = keys, keys
-        G = int(uniq.size)
+            if keys.size:
+                uniq, inv = np.unique(keys, return_inverse=True)
+            else:
+                uniq, inv = keys, keys
+            G = int(uniq.size)
         gid_at = np.full(words.size, -1, dtype=np.int64)
         gid_at[valid] = inv
         out_pos.append(gid_at)
