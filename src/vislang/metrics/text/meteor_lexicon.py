@@ -147,20 +147,21 @@ def prepare(sentences: list[Sentence], lex: Lexicon, table) -> None:
     pos = np.arange(total) - (ends - np.repeat(lens, lens))
     base, space = np.uint64(HASH_BASE), np.uint64(SPACE_CODE)
     h = np.zeros(total, dtype=np.uint64)
+    p = np.zeros(total, dtype=np.uint64)  # BASE ** (bytes of the phrase so far)
     g_sid, g_pos, g_len, g_hash = [], [], [], []
     with np.errstate(over="ignore"):
         for length in range(1, table.max_len + 1):
             valid = np.arange(total) + length <= ends
             if not valid.any():
                 break
-            nxt = np.zeros(total, dtype=np.uint64)
             idx = np.flatnonzero(valid)
             k = idx + length - 1  # the word that extends each phrase
             if length == 1:
-                nxt[idx] = th[idx]
+                h[idx] = th[idx]
+                p[idx] = tp[idx]
             else:
-                nxt[idx] = (h[idx] * base + space) * tp[k] + th[k]
-            h = nxt
+                h[idx] = h[idx] + p[idx] * (space + base * th[k])
+                p[idx] = p[idx] * base * tp[k]
             g_sid.append(sid[idx])
             g_pos.append(pos[idx])
             g_len.append(np.full(idx.size, length, dtype=np.int64))

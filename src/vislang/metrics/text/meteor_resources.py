@@ -40,7 +40,7 @@ from vislang.metrics.text.meteor_normalize import java_tokens, parse_prefixes
 JAR_NAME = "meteor-1.5.jar"
 PARAPHRASE_NAME = "paraphrase-en.gz"
 ENV_DIR = "VISLANG_METEOR_DIR"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 HOW_TO_GET = (
     "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
@@ -55,15 +55,19 @@ SPACE_CODE = ord(" ") + 1
 
 
 def byte_hash(data: bytes) -> int:
-    """Polynomial hash of a byte string: sum (b_k + 1) * BASE**(n-1-k) mod 2**64.
+    """Polynomial hash of a byte string: sum_k (b_k + 1) * BASE**k mod 2**64.
 
-    Phrases are hashed as their single-space-joined UTF-8 bytes; the hash of ``x + b" " + y`` is
-    ``(hash(x) * BASE + SPACE_CODE) * BASE**len(y) + hash(y)``, which is how phrases of a sentence
-    are hashed from per-word values without building the strings.
+    Phrases are hashed as their single-space-joined UTF-8 bytes.  The hash of ``x + b" " + y``
+    is ``hash(x) + BASE**len(x) * (SPACE_CODE + BASE * hash(y))``, which is how the phrases of a
+    sentence are hashed from per-word values without building the strings, and the hash of
+    ``buf[s:e]`` is ``(S[e] - S[s]) * BASE**-s`` with ``S`` the prefix sums of
+    ``(b_k + 1) * BASE**k`` over a whole file, which is how the paraphrase table is hashed.
     """
     h = 0
+    p = 1
     for b in data:
-        h = (h * HASH_BASE + b + 1) & _MASK
+        h = (h + (b + 1) * p) & _MASK
+        p = (p * HASH_BASE) & _MASK
     return h
 
 
@@ -213,22 +217,51 @@ def _parse_jar(jar: Path) -> tuple[frozenset[str], dict[str, int], dict, dict]:
     )
 
 
-def _hash_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """:func:`byte_hash` of the lines ``buf[starts[k]:ends[k]]``, vectorised (lines grouped by length)."""
-    lens = ends - starts
-    out = np.zeros(starts.size, dtype=np.uint64)
-    base = np.uint64(HASH_BASE)
-    order = np.argsort(lens, kind="stable")
-    bounds = np.flatnonzero(np.diff(lens[order])) + 1
+def _hash_lines(buf: np.ndarray, bounds: list[tuple[np.ndarray, np.ndarray]],
+                chunk: int = 1 << 22) -> list[np.ndarray]:
+    """:func:`byte_hash` of the lines ``buf[s:e]`` for each ``(starts, ends)`` pair (both ascending),
+    from prefix sums of ``(b + 1) * BASE**k`` computed chunk by chunk (no Python loop per line)."""
+    mask = (1 << 64) - 1
+    inv = pow(HASH_BASE, -1, 1 << 64)
+    powers = np.full(chunk, HASH_BASE, dtype=np.uint64)
+    powers[0] = 1
+    inv_powers = np.full(chunk, inv, dtype=np.uint64)
+    inv_powers[0] = 1
     with np.errstate(over="ignore"):
-        for group in np.split(order, bounds):
-            n = int(lens[group[0]])
-            st = starts[group]
-            h = np.zeros(group.size, dtype=np.uint64)
-            for c in range(n):
-                h = h * base + (buf[st + c].astype(np.uint64) + np.uint64(1))
-            out[group] = h
-    return out
+        powers = np.cumprod(powers, dtype=np.uint64)
+        inv_powers = np.cumprod(inv_powers, dtype=np.uint64)
+    n_chunks = (buf.size + chunk - 1) // chunk
+    step, step_inv = pow(HASH_BASE, chunk, 1 << 64), pow(inv, chunk, 1 << 64)
+    chunk_pow, chunk_inv = [1], [1]
+    for _ in range(n_chunks):
+        chunk_pow.append(chunk_pow[-1] * step & mask)
+        chunk_inv.append(chunk_inv[-1] * step_inv & mask)
+    chunk_inv_arr = np.array(chunk_inv, dtype=np.uint64)
+    # S at every requested position, filled chunk by chunk
+    positions = [arr for pair in bounds for arr in pair]
+    prefix = [np.zeros(arr.size, dtype=np.uint64) for arr in positions]
+    carry = np.uint64(0)
+    with np.errstate(over="ignore"):
+        for c in range(n_chunks):
+            o = c * chunk
+            part = buf[o: o + chunk]
+            vals = (part.astype(np.uint64) + np.uint64(1)) * powers[: part.size] * np.uint64(chunk_pow[c])
+            cs = np.empty(part.size + 1, dtype=np.uint64)
+            cs[0] = 0
+            np.cumsum(vals, out=cs[1:])
+            cs += carry
+            last = c == n_chunks - 1
+            for arr, out in zip(positions, prefix):
+                lo = np.searchsorted(arr, o, side="left")
+                hi = arr.size if last else np.searchsorted(arr, o + chunk, side="left")
+                out[lo:hi] = cs[arr[lo:hi] - o]
+            carry = cs[-1]
+        hashes = []
+        for k, (starts, _) in enumerate(bounds):
+            s_pref, e_pref = prefix[2 * k], prefix[2 * k + 1]
+            shift = inv_powers[starts % chunk] * chunk_inv_arr[starts // chunk]
+            hashes.append((e_pref - s_pref) * shift)
+    return hashes
 
 
 def _build_paraphrase(path: Path) -> dict[str, np.ndarray]:
@@ -247,8 +280,7 @@ def _build_paraphrase(path: Path) -> dict[str, np.ndarray]:
     spaces = np.flatnonzero(buf == 32)
     ref_n = np.searchsorted(spaces, ref_e) - np.searchsorted(spaces, ref_s) + 1
     par_n = np.searchsorted(spaces, par_e) - np.searchsorted(spaces, par_s) + 1
-    rh = _hash_lines(buf, ref_s, ref_e)
-    ph = _hash_lines(buf, par_s, par_e)
+    rh, ph = _hash_lines(buf, [(ref_s, ref_e), (par_s, par_e)])
     order = np.argsort(rh, kind="stable").astype(np.uint32)
     return {
         "ref_hash": rh[order],
