@@ -202,7 +202,7 @@ def _parse_jar(jar: Path) -> tuple[frozenset[str], dict[str, int], dict, dict]:
     syn_lines = syn_text.split("\n")
     synsets: dict[str, tuple[int, ...]] = {}
     for k in range(0, len(syn_lines) - 1, 2):
-        synsets[syn_lines[k]] = tuple(int(t) for t in java_tokens(syn_lines[k + 1]))
+        synsets[syn_lines[k]] = tuple(int(t) for t in syn_lines[k + 1].split())  # digits and spaces
     exc_lines = exc_text.split("\n")
     exceptions: dict[str, list[str]] = {}
     for k in range(0, len(exc_lines) - 1, 2):
