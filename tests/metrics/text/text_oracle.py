@@ -12,9 +12,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "flickr8k"
-
-
 def flickr8k_lines(token_file: Path) -> list[tuple[str, int, str]]:
     """(image, caption number, caption) of every line of Flickr8k.token.txt."""
     out = []
@@ -68,9 +65,6 @@ def java_raw_lines(captions: list[str]) -> list[str]:
 
 def coco_scores(refs: dict, cands: dict) -> tuple[dict, dict]:
     """pycocoevalcap's tokenization + Bleu(4) + Rouge + Cider: (corpus, {metric: {id: score}})."""
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     gts = {i: [{"caption": r} for r in refs[i]] for i in refs}

@@ -296,7 +296,7 @@ def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[st
     n = len(lines)
     if n == 0:
         return [], []
-    # Fast path, in bulk: find the lines that are not "simple" (see _simple_tokens) with one scan.
+    # Fast path, in bulk: find the lines that are not "simple" (see the comments above _ASSIM).
     text = "\n".join(lines)
     starts = [0] * n
     pos = 0
