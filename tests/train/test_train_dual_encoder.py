@@ -1,0 +1,74 @@
+"""Dual-encoder training: exact resume, export round trip, foils, the CLI, bad inputs."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import run_cli
+from vislang.data.scene_text import parse_caption, spec_attributes_match
+from vislang.errors import InputError
+from vislang.train.dual_encoder import embed, load_dual_encoder, step_captions
+
+TINY = ["--data", "scenes", "--n-train", "48", "--n-val", "16", "--batch-size", "16", "--size", "32",
+        "--embed-dim", "16", "--hard-negatives", "--threads", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("de")
+    straight, split = root / "straight", root / "split"
+    assert run_cli("train", "dual-encoder", *TINY, "--steps", "4", "--ckpt-every", "2", "--out", str(straight)) == 0
+    assert run_cli("train", "dual-encoder", *TINY, "--steps", "2", "--ckpt-every", "2", "--out", str(split)) == 0
+    assert run_cli("train", "dual-encoder", "--resume", str(split), "--steps", "4", "--quiet") == 0
+    return root, straight, split
+
+
+def test_resume_is_exact(runs):
+    _, straight, split = runs
+    a, _, _ = load_dual_encoder(straight)
+    b, _, _ = load_dual_encoder(split)
+    for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(va, vb), k
+    logs = [json.loads(x) for x in (split / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs if "loss" in r] == [2, 4]   # the last step of each leg, each once
+
+
+def test_export_float16_round_trip(runs):
+    root, straight, _ = runs
+    out = root / "small.pt"
+    assert run_cli("train", "dual-encoder", "--export", str(straight), "--out", str(out), "--quiet") == 0
+    full, vocab, _ = load_dual_encoder(straight)
+    half, vocab2, meta = load_dual_encoder(out)
+    assert vocab == vocab2 and meta["exported_from"] == str(straight)
+    imgs = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    a, ta = embed(full, vocab, imgs, ["a small red circle", "a big blue box"])
+    b, tb = embed(half, vocab2, imgs, ["a small red circle", "a big blue box"])
+    assert (a - b).abs().max() < 2e-2 and (ta - tb).abs().max() < 2e-2
+
+
+def test_step_foils_change_exactly_one_fact():
+    from vislang.data.scenes import generate
+
+    s = generate(20, size=32, seed=1, split="train")
+    refs = [s.captions[i] for i in s.ids]
+    caps, foils = step_captions(refs, list(range(20)), seed=0, step=5, hard=True)
+    assert (caps, foils) == step_captions(refs, list(range(20)), seed=0, step=5, hard=True)
+    assert len(foils) == 20
+    for cap, foil, i in zip(caps, foils, s.ids):
+        true = s.specs[i]
+        good = spec_attributes_match(parse_caption(cap), true)
+        bad = spec_attributes_match(parse_caption(foil), true)
+        assert good["attributes_correct"] + good["relations_correct"] == good["attributes_total"] + good["relations_total"]
+        missed = (bad["attributes_total"] + bad["relations_total"]) - (bad["attributes_correct"] + bad["relations_correct"])
+        assert missed >= 1, (cap, foil)
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(InputError):
+        load_dual_encoder(tmp_path / "nope")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(InputError):
+        load_dual_encoder(tmp_path / "junk.pt")
+    assert run_cli("train", "dual-encoder", "--steps", "2") == 2                  # no --out
+    assert run_cli("train", "dual-encoder", "--data", str(tmp_path), "--out", str(tmp_path / "r")) == 2
