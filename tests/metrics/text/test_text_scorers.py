@@ -18,13 +18,17 @@ from vislang.metrics.text.score import score_captions
 WORDS = "a the dog cat man woman runs sits on in grass red blue ball with and".split()
 
 
-def random_corpus(seed: int, n: int = 60):
+def random_corpus(seed: int, n: int = 60, odd: bool = False):
     rng = random.Random(seed)
+    # odd: also empty references, tokens holding a non-breaking space (split by BLEU/CIDEr, not by
+    # ROUGE-L) and captions longer than 63 tokens (ROUGE-L's big-integer path)
+    words = WORDS + ["5\u00a07/8"] if odd else WORDS
+    hi = 80 if odd else 12
 
-    def sent(lo=0, hi=12):
-        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(lo, hi)))
+    def sent(lo=0):
+        return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
 
-    refs = [[sent(1) for _ in range(rng.randint(1, 5))] for _ in range(n)]
+    refs = [[sent(0 if odd else 1) for _ in range(rng.randint(1, 5))] for _ in range(n)]
     cands = [sent() for _ in range(n)]  # includes empty and one-word candidates
     return refs, cands
 
@@ -64,9 +68,9 @@ def test_rouge_hand_worked_and_lcs():
         assert lcs_length(a, b) == L[len(a)][len(b)]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_corpora_equal_pycocoevalcap_scorers(seed):
-    refs, cands = random_corpus(seed)
+@pytest.mark.parametrize("seed,odd", [(0, False), (1, False), (2, True), (3, True)])
+def test_random_corpora_equal_pycocoevalcap_scorers(seed, odd):
+    refs, cands = random_corpus(seed, odd=odd)
     gts = {i: r for i, r in enumerate(refs)}
     res = {i: [c] for i, c in enumerate(cands)}
     corpus, per = coco_scores_tokenized(gts, res)
