@@ -11,6 +11,8 @@ lives in test_text_meteor_parity.py.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pytest
 
@@ -33,10 +35,19 @@ def one(hyp: str, refs: list[str]) -> float:
     return per[0]
 
 
+def shared_home(tmp_path_factory) -> Path:
+    """A vislang home for this test session, shared by the pytest-xdist workers (the first load
+    builds the METEOR cache, about 10 CPU seconds, under a lock; the others then read it)."""
+    base = tmp_path_factory.getbasetemp()
+    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "meteor_home"
+    home.mkdir(exist_ok=True)
+    return home
+
+
 @pytest.fixture(scope="module", autouse=True)
 def meteor_home(tmp_path_factory):
-    """Resources loaded once per process (the first load builds the cache: about 30 s)."""
-    home = tmp_path_factory.mktemp("meteor_home")
+    """Resources loaded once per process."""
+    home = shared_home(tmp_path_factory)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VISLANG_HOME", str(home))
         load_resources()

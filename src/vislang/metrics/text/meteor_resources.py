@@ -23,6 +23,7 @@ memory-mapped on later runs, so loading takes a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
 import json
@@ -311,6 +312,28 @@ def load_resources(resources=None, paraphrase: bool = True) -> MeteorResources:
     if key in _LOADED:
         return _LOADED[key]
     root = cache_dir("meteor")
+    with _build_lock(root):  # processes starting together (DDP ranks, test workers) build once
+        res = _load_or_build(root, jar, para, jar_sha, para_sha)
+    _LOADED[key] = res
+    return res
+
+
+@contextlib.contextmanager
+def _build_lock(root: Path):
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: atomic writes still keep the cache valid
+        yield
+        return
+    with open(root / "build.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_sha: str | None):
     small = root / f"jar-{jar_sha[:20]}-v{CACHE_VERSION}.pkl"
     tables = None
     if small.is_file():
@@ -338,11 +361,9 @@ def load_resources(resources=None, paraphrase: bool = True) -> MeteorResources:
             ref_hash=arr["ref_hash"], index=arr["index"], par_hash=arr["par_hash"],
             par_len=arr["par_len"], max_len=int(arr["max_len"][0]),
         )
-    res = MeteorResources(
+    return MeteorResources(
         function_words=tables[0], prefixes=tables[1], synsets=tables[2], exceptions=tables[3],
         paraphrase=table,
         source={"jar": str(jar), "jar_sha256": jar_sha, "paraphrase": str(para) if para_sha else "",
                 "paraphrase_sha256": para_sha or ""},
     )
-    _LOADED[key] = res
-    return res
