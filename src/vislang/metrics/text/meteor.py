@@ -85,8 +85,8 @@ def segment_score(st: list[float], weights=MODULE_WEIGHTS, alpha=ALPHA, beta=BET
         frag = 0.0
     else:
         frag = _div(st[20], (st[21] + st[22]) / 2)
-    pen = gamma * (frag**beta if not math.isnan(frag) else math.nan)
-    score = fmean * (1.0 - pen) if not (math.isinf(pen) and fmean == 0) else math.nan
+    pen = gamma * frag**beta  # IEEE: NaN and inf propagate as in Java
+    score = fmean * (1.0 - pen)
     if math.isnan(score):
         return 0.0
     return max(score, 0.0)
@@ -146,6 +146,7 @@ class MeteorScorer:
 
     def score_batch(self, refs: Mapping[Hashable, list[str]], cands: Mapping[Hashable, str]):
         """Per-item ``{id: (score, stats)}`` for PTB-tokenised captions (pycocoevalcap's input)."""
+        self._norm_memo = {}  # per call: the memo would otherwise grow with every caption ever seen
         items = []
         for key, hyp in cands.items():
             if isinstance(hyp, (list, tuple)):
