@@ -122,3 +122,18 @@ def test_frozen_backbone_encoder_with_mobilenet_v2():
 def _bn_mean(enc):
     bn = [m for m in enc.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
     return float(bn.running_mean.sum())
+
+
+@pytest.mark.parametrize("decoder", ["transformer", "lstm"])
+def test_select_state_keeps_image_features_once_and_rows_grouped(decoder):
+    model = _model(decoder)
+    images, _ = _data(b=2)
+    with torch.no_grad():
+        state = model.init_state(model.encode(images))
+        rep = model.select_state(state, torch.tensor([0, 0, 0, 1, 1, 1]))      # 3 beams per image
+        kept = [k for k in state if state[k].shape[0] == 2 and rep[k] is state[k]]
+        assert kept                                                           # memory-derived: not copied
+        swapped = model.select_state(rep, torch.tensor([2, 0, 1, 5, 5, 3]))   # reorder within each image: fine
+        assert all(swapped[k].shape[0] in (2, 6) for k in swapped)
+        with pytest.raises(ValueError):
+            model.select_state(rep, torch.tensor([3, 1, 2, 0, 4, 5]))        # a beam moved to the other image

@@ -150,7 +150,7 @@ def test_beam1_equals_greedy_and_beam_never_below_greedy(captioner):
     assert len(set(lengths.tolist())) > 1          # the identities are tested on captions of varied lengths
     for k in (2, 3, 5):
         bk = beam_search(model, mem, k=k, max_len=12, **KW)
-        assert bool((bk.logprob[:, 0] >= g.logprob[:, 0] - 1e-9).all()), k
+        assert bool((bk.logprob[:, 0] >= g.logprob[:, 0] - 1e-5).all()), k    # float rounding only
 
 
 def test_reported_logprob_equals_teacher_forcing(captioner):

@@ -7,10 +7,12 @@ Both decoders share one interface, used by training (teacher forcing) and by
   cells), ``tokens`` is ``B x T`` (``<start>`` first); ``logits[:, t]`` predicts token
   ``t + 1``.  ``aux`` holds extra tensors (the LSTM's attention weights) or ``None``.
 * ``init_state(memory) -> state``; ``step(tokens, state) -> (logprobs, state)`` where
-  ``tokens`` is the whole prefix ``B x t`` so far and ``logprobs`` is ``B x V`` for the
-  next token; ``select_state(state, index)`` reorders/repeats the batch (beam search).
+  ``tokens`` is the whole prefix ``R x t`` so far and ``logprobs`` is ``R x V`` for the
+  next token; ``select_state(state, index)`` repeats or reorders the rows (beam search).
 
-The state is a dict of tensors whose first dimension is the batch.
+The state is a dict of tensors: per-image ones (the memory and what derives from it, kept once
+per image however many beams or samples share it) and per-row ones (``R`` = images x rows per
+image, grouped by image).  ``step`` is for decoding (eval mode: no dropout).
 """
 
 from __future__ import annotations
@@ -22,9 +24,20 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def select_state(state: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The state of rows ``index`` (every tensor's first dimension is the batch)."""
-    return {k: v.index_select(0, index) for k, v in state.items()}
+def select_rows(state: dict[str, torch.Tensor], index: torch.Tensor, image_keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The state of rows ``index``: per-row tensors are gathered, per-image ones (``image_keys``: the memory
+    and what is derived from it) are kept as they are, so beams never copy the image features.
+
+    Rows are grouped by image, the same number per image (row ``r`` belongs to image ``r // rows_per_image``),
+    and ``index`` must keep them so -- true of repeating rows per image and of reordering beams within an image.
+    """
+    n_img = state[image_keys[0]].shape[0]
+    rows = next(v for k, v in state.items() if k not in image_keys).shape[0]
+    r_old, r_new = rows // n_img, len(index) // n_img
+    if len(index) % n_img or not torch.equal(
+            index // r_old, torch.arange(n_img, device=index.device).repeat_interleave(r_new)):
+        raise ValueError("select_state: the rows must stay grouped by image, the same number for every image")
+    return {k: (v if k in image_keys else v.index_select(0, index)) for k, v in state.items()}
 
 
 class TransformerCaptionDecoder(nn.Module):
@@ -81,6 +94,9 @@ class TransformerCaptionDecoder(nn.Module):
             state[f"sv{i}"] = memory.new_zeros(b, 0, self.d_model)
         return state
 
+    def select_state(self, state: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+        return select_rows(state, index, tuple(k for k in state if k.startswith("c")))
+
     @staticmethod
     def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
         b, tq, d = q.shape
@@ -103,14 +119,14 @@ class TransformerCaptionDecoder(nn.Module):
             x = x + sa.out_proj(self._attend(q, k, v, sa.num_heads))
             wq, _, _ = ca.in_proj_weight.chunk(3)
             bq, _, _ = ca.in_proj_bias.chunk(3)
-            q = F.linear(layer.norm2(x), wq, bq)
-            x = x + ca.out_proj(self._attend(q, state[f"ck{i}"], state[f"cv{i}"], ca.num_heads))
+            q = F.linear(layer.norm2(x), wq, bq)                      # R x 1 x d
+            ck, cv = state[f"ck{i}"], state[f"cv{i}"]                  # images x N x d
+            grouped = q.reshape(ck.shape[0], -1, self.d_model)       # a row per beam -> a query per beam
+            x = x + ca.out_proj(self._attend(grouped, ck, cv, ca.num_heads).reshape(q.shape))
             x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
             new[f"ck{i}"], new[f"cv{i}"] = state[f"ck{i}"], state[f"cv{i}"]
         logits = F.linear(self.norm(x[:, 0]), self.embed.weight, self.out_bias)
         return F.log_softmax(logits.float(), dim=-1), new
-
-    select_state = staticmethod(select_state)
 
 
 class AttentionLSTMDecoder(nn.Module):
@@ -151,9 +167,13 @@ class AttentionLSTMDecoder(nn.Module):
 
     def _cell(self, y_prev: torch.Tensor, state: dict[str, torch.Tensor]):
         h, c, memory, proj = state["h"], state["c"], state["memory"], state["proj"]
-        e = self.att_v(torch.tanh(proj + self.att_hid(h).unsqueeze(1))).squeeze(-1)   # B x N
+        n_img, rows = memory.shape[0], h.shape[0]                       # rows grouped by image
+        hid = self.att_hid(h).view(n_img, rows // n_img, 1, -1)
+        e = self.att_v(torch.tanh(proj.unsqueeze(1) + hid)).squeeze(-1)  # images x rows/image x N
         alpha = torch.softmax(e, dim=-1)
-        z = torch.sigmoid(self.f_beta(h)) * torch.bmm(alpha.unsqueeze(1), memory).squeeze(1)
+        z = torch.bmm(alpha, memory).reshape(rows, -1)
+        alpha = alpha.reshape(rows, -1)
+        z = torch.sigmoid(self.f_beta(h)) * z
         emb = self.embed(y_prev)
         h, c = self.cell(torch.cat([emb, z], dim=-1), (h, c))
         logits = self.L_o(self.drop(emb + self.L_h(self.drop(h)) + self.L_z(z)))
@@ -172,4 +192,5 @@ class AttentionLSTMDecoder(nn.Module):
         logits, _, state = self._cell(tokens[:, -1], state)
         return F.log_softmax(logits.float(), dim=-1), state
 
-    select_state = staticmethod(select_state)
+    def select_state(self, state: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+        return select_rows(state, index, ("memory", "proj"))
