@@ -49,14 +49,12 @@ def bleu_stats(table: NgramTable, n_img: int, ref_img: np.ndarray, n: int = 4) -
     reflens = table.lengths[n_img:]
     correct = np.zeros((n_img, n), dtype=np.int64)
     for k in range(n):
-        G = max(table.size[k], 1)
         s, g, c = table.sent[k], table.gid[k], table.count[k]
         is_ref = s >= n_img
-        # max count of each n-gram over the references of an image
-        rkey = ref_img[s[is_ref] - n_img] * G + g[is_ref]
+        # max count of each n-gram over the references of an image; rows are sorted by n-gram then
+        # sentence and references are in image order, so these keys are already sorted
+        rkey = g[is_ref] * n_img + ref_img[s[is_ref] - n_img]
         rc = c[is_ref]
-        order = np.argsort(rkey, kind="stable")
-        rkey, rc = rkey[order], rc[order]
         if rkey.size:
             first = np.concatenate(([True], rkey[1:] != rkey[:-1]))
             bounds = np.nonzero(first)[0]
@@ -64,7 +62,7 @@ def bleu_stats(table: NgramTable, n_img: int, ref_img: np.ndarray, n: int = 4) -
             umax = np.maximum.reduceat(rc, bounds)
         else:
             ukey = umax = rkey
-        ckey = s[~is_ref] * G + g[~is_ref]
+        ckey = g[~is_ref] * n_img + s[~is_ref]
         cc = c[~is_ref]
         refmax = lookup(ukey, umax, ckey)
         correct[:, k] = np.bincount(s[~is_ref], weights=np.minimum(cc, refmax), minlength=n_img).astype(np.int64)

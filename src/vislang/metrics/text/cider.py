@@ -51,9 +51,13 @@ def cider_from_table(table: NgramTable, n_img: int, ref_img: np.ndarray, n: int 
         s, g, c = table.sent[k], table.gid[k], table.count[k]
         is_ref = s >= n_img
         rs, rg = s[is_ref] - n_img, g[is_ref]
-        # document frequency: number of images whose references contain the n-gram
-        img_g = np.unique(ref_img[rs] * G + rg)
-        df = np.bincount(img_g % G, minlength=G).astype(np.float64)
+        # document frequency: number of images whose references contain the n-gram (rows are sorted
+        # by n-gram then sentence, references in image order: (n-gram, image) pairs come sorted)
+        gi = rg * n_img + ref_img[rs]
+        first = np.ones(gi.size, dtype=bool)
+        if gi.size > 1:
+            np.not_equal(gi[1:], gi[:-1], out=first[1:])
+        df = np.bincount(rg[first], minlength=G).astype(np.float64)
         weight = ref_len - np.log(np.maximum(1.0, df))
         vec = c * weight[g]
         norm = np.sqrt(np.bincount(s, weights=vec * vec, minlength=n_img + n_ref))
@@ -65,8 +69,8 @@ def cider_from_table(table: NgramTable, n_img: int, ref_img: np.ndarray, n: int 
         e_idx = np.repeat(np.arange(cs.size), reps)
         first = np.repeat(np.cumsum(reps) - reps, reps)
         r_of = ref_start[cs][e_idx] + (np.arange(e_idx.size) - first)
-        rkey = rs * G + rg  # sorted: table rows are sorted by sentence then n-gram
-        rv = lookup(rkey, vec[is_ref], r_of * G + cg[e_idx], 0.0)
+        rkey = rg * n_ref + rs  # sorted: table rows are sorted by n-gram then sentence
+        rv = lookup(rkey, vec[is_ref], cg[e_idx] * n_ref + r_of, 0.0)
         hv = cv[e_idx]
         acc = np.bincount(r_of, weights=np.minimum(hv, rv) * rv, minlength=n_ref)
         nh = norm[:n_img][ref_img]

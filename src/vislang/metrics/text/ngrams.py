@@ -4,7 +4,7 @@ Every sentence (a tokenized caption, split on whitespace as coco-caption's ``pre
 turned into word ids; the n-grams of order 1..4 get integer ids per order (the (n-1)-gram id times
 the vocabulary size plus the last word, compressed with ``np.unique`` at each order so the keys never
 overflow int64), and each sentence's n-gram counts become three parallel arrays
-``(sentence, ngram_id, count)`` sorted by sentence then id.  Counting a corpus this way costs a
+``(sentence, ngram_id, count)`` sorted by n-gram id then sentence.  Counting a corpus this way costs a
 few sorts of arrays the size of the corpus instead of a Python dictionary per sentence.
 """
 
@@ -22,7 +22,7 @@ class NgramTable:
 
     ``lengths[s]``: number of words of sentence s; for each order n (1-based, index n-1):
     ``sent[n-1]``, ``gid[n-1]``, ``count[n-1]``: one row per distinct (sentence, n-gram), sorted by
-    sentence then n-gram id; ``size[n-1]``: number of distinct n-grams of that order;
+    n-gram id then sentence (n-gram ids number the distinct n-grams in sorted order of their words' ids); ``size[n-1]``: number of distinct n-grams of that order;
     ``position_gid[n-1]``: the n-gram id at each word position (-1 where no n-gram starts).
     """
 
@@ -67,11 +67,11 @@ def count_ngrams(sentences: list[list[str]], n: int = 4) -> NgramTable:
         gid_at = np.full(words.size, -1, dtype=np.int64)
         gid_at[valid] = inv
         out_pos.append(gid_at)
-        s = sent_of_pos[valid]
-        combined = s * max(G, 1) + inv
-        cu, cc = np.unique(combined, return_counts=True)
-        out_sent.append(cu // max(G, 1))
-        out_gid.append(cu % max(G, 1))
+        # (n-gram, sentence) pairs with their counts, sorted by n-gram then sentence
+        S = max(n_sent, 1)
+        cu, cc = np.unique(inv * S + sent_of_pos[valid], return_counts=True)
+        out_gid.append(cu // S)
+        out_sent.append(cu % S)
         out_count.append(cc.astype(np.int64))
         out_size.append(G)
         prev = gid_at
