@@ -116,11 +116,10 @@ def _gain(m: tuple) -> int:
 
 # A partial alignment is a list [key, idx, lastMatchEnd, used line-1 words (bit mask), used
 # line-2 words (bit mask), chosen matches (linked tuples)].  ``key`` packs the jar's ranking
-# (more weighted matches, then fewer chunks, then smaller distance) into one integer:
-# -matches * 2**64 + chunks * 2**32 + distance, so sorting by it ranks paths as the jar does.
+# (more weighted matches, then fewer chunks, then smaller distance) into one integer,
+# -matches * match_unit + chunks * chunk_unit + distance, so sorting by it ranks paths as the
+# jar does.
 _KEY = itemgetter(0)
-_CHUNK = 1 << 32
-_MATCH = 1 << 64
 
 
 def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
@@ -149,10 +148,15 @@ def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
         ambiguous = True
     if not ambiguous:
         return fixed, _count_chunks(fixed, n2)
+    # key radices: a path's distance stays below dist_base and its chunks below chunk_base, so
+    # the packed key orders paths exactly like the jar's comparator while staying a small int
+    dist_base = (sum(len(c) for c in cands) + n2 + 1) * (max(t.n, n2) + 1)
+    chunk_unit = dist_base
+    match_unit = (n2 + 2) * dist_base
     # per candidate: (match, line-1 mask, line-2 mask, -gain key, line-2 end, line-1 start,
     # line-1 end, |line-2 start - line-1 start|)
     info = [
-        [(m, ((1 << m[3]) - 1) << m[2], ((1 << m[1]) - 1) << m[0], -_gain(m) * _MATCH,
+        [(m, ((1 << m[3]) - 1) << m[2], ((1 << m[1]) - 1) << m[0], -_gain(m) * match_unit,
           m[0] + m[1], m[2], m[2] + m[3], abs(m[0] - m[2])) for m in lst]
         for lst in cands
     ]
@@ -174,9 +178,9 @@ def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
                 if m is None:
                     m = _chosen_at(path[5], path[1])
                 if m is not None:
-                    key = path[0] - _gain(m) * _MATCH + abs(m[0] - m[2])
+                    key = path[0] - _gain(m) * match_unit + abs(m[0] - m[2])
                     if path[2] != -1 and m[2] != path[2]:
-                        key += _CHUNK
+                        key += chunk_unit
                     path[0] = key
                     path[1] = m[0] + m[1]
                     path[2] = m[2] + m[3]
@@ -189,13 +193,13 @@ def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
                         continue
                     k = key + gain
                     if last != -1 and start1 != last:
-                        k += _CHUNK
+                        k += chunk_unit
                     nxt.append([k, end2, end1, u1 | mask1, u2 | mask2, (chain, current, m)])
                     # the jar credits this match's distance to the path it branched from
                     key += dist
                 path[0] = key
             if path[2] != -1:
-                path[0] += _CHUNK
+                path[0] += chunk_unit
                 path[2] = -1
             path[1] += 1
             nxt.append(path)
@@ -209,7 +213,7 @@ def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
             del paths[BEAM_SIZE:]
     for path in paths:
         if path[2] != -1:
-            path[0] += _CHUNK
+            path[0] += chunk_unit
     if len(paths) > 1:
         paths.sort(key=_KEY)
     final = dict(fixed)
