@@ -46,3 +46,21 @@ def test_scene_foils():
     idx, foils = scene_foils(caps, "color", seed=0)
     assert idx == [0, 1] and scene_foils(caps, "color", seed=0) == (idx, foils)
     assert truth_share(foils[0], SPEC)["share"] == pytest.approx(6 / 7)
+
+
+def test_relation_foils_true_by_a_diagonal_tie_are_redrawn():
+    from vislang.metrics.consistency.foil import relation_holds
+
+    # cells (0, 0) and (1, 1): a diagonal, so "left of" and "above" both hold, "right of"/"below" do not
+    a, b = SceneObject("circle", "red", "small", 0.15, 0.15), SceneObject("square", "blue", "large", 0.5, 0.5)
+    assert [relation_holds(a, r, b) for r in ("left of", "right of", "above", "below")] == [True, False, True, False]
+    # cells (0, 0) and (1, 2): the column difference dominates: only "left of"
+    c = SceneObject("star", "green", "small", 0.85, 0.5)
+    assert [relation_holds(a, r, c) for r in ("left of", "right of", "above", "below")] == [True, False, False, False]
+    spec = SceneSpec((a, b), ((0, "left of", 1),))
+    caps = ["a small red circle left of a large blue square"] * 30
+    idx, foils = scene_foils(caps, "relation", seed=0, specs=[spec] * 30)
+    above = (" above ", " over ", " on top of ")
+    assert len(idx) == 30 and not any(w in f for f in foils for w in above)
+    _, unchecked = scene_foils(caps, "relation", seed=0)
+    assert any(w in f for f in unchecked for w in above)
