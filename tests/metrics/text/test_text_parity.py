@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from text_oracle import coco_scores, leave_one_out, loo_oracle
+from text_oracle import coco_scores, coco_tokenize_refs, leave_one_out, loo_oracle
 
 from vislang.errors import InputError
 from vislang.metrics.text import score_captions
@@ -38,17 +38,18 @@ def test_shuffled_and_copied_candidates_on_2000_images(flickr8k_dir):
     rng = random.Random(0)
     ids = rng.sample(sorted(refs), 2000)
     sub_refs = {i: refs[i] for i in ids}
+    gts = coco_tokenize_refs(sub_refs)  # one Java run for the references of both candidate sets
     # shuffled: every image gets another image's caption -> low scores
     perm = ids[:]
     rng.shuffle(perm)
     shuffled = {i: cands[j] for i, j in zip(ids, perm)}
-    corpus, per = coco_scores(sub_refs, shuffled)
+    corpus, per = coco_scores(sub_refs, shuffled, gts)
     ours = score_captions(sub_refs, shuffled, per_item=True)
     assert_same(ours, corpus, per, ids)
     assert ours["CIDEr"] < 0.1
     # candidate = one of the references -> high scores
     copied = {i: refs[i][rng.randrange(len(refs[i]))] for i in ids}
-    corpus, per = coco_scores(sub_refs, copied)
+    corpus, per = coco_scores(sub_refs, copied, gts)
     ours = score_captions(sub_refs, copied, per_item=True)
     assert_same(ours, corpus, per, ids)
     assert ours["Bleu_4"] > 0.9 and ours["CIDEr"] > 3

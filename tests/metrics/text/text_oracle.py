@@ -63,15 +63,24 @@ def java_raw_lines(captions: list[str]) -> list[str]:
     return res.stdout.decode().split("\n")
 
 
-def coco_scores(refs: dict, cands: dict) -> tuple[dict, dict]:
-    """pycocoevalcap's tokenization + Bleu(4) + Rouge + Cider: (corpus, {metric: {id: score}})."""
+def coco_scores(refs: dict, cands: dict, gts_tokenized: dict | None = None) -> tuple[dict, dict]:
+    """pycocoevalcap's tokenization + Bleu(4) + Rouge + Cider: (corpus, {metric: {id: score}}).
+
+    ``gts_tokenized``: the references as pycocoevalcap's tokenizer returned them for these ``refs``
+    (see :func:`coco_tokenize_refs`), to score several candidate sets with one Java run for them.
+    """
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-    gts = {i: [{"caption": r} for r in refs[i]] for i in refs}
-    res = {i: [{"caption": cands[i]}] for i in refs}
-    tok = PTBTokenizer()
-    gts, res = tok.tokenize(gts), tok.tokenize(res)
+    gts = gts_tokenized if gts_tokenized is not None else coco_tokenize_refs(refs)
+    res = PTBTokenizer().tokenize({i: [{"caption": cands[i]}] for i in refs})
     return coco_scores_tokenized(gts, res)
+
+
+def coco_tokenize_refs(refs: dict) -> dict:
+    """pycocoevalcap's tokenization of a references dict (one Java run)."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    return PTBTokenizer().tokenize({i: [{"caption": r} for r in refs[i]] for i in refs})
 
 
 def coco_scores_tokenized(gts: dict, res: dict) -> tuple[dict, dict]:
