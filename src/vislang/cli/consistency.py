@@ -6,7 +6,7 @@ import argparse
 
 TRAIN_EPILOG = """\
 examples:
-  vislang train dual-encoder --data scenes --hard-negatives --seed 0 --out runs/de      # the shipped recipe
+  vislang train dual-encoder --data scenes --hard-negatives --seed 0 --threads 1 --out runs/de   # shipped recipe
   vislang train dual-encoder --resume runs/de --steps 1200                              # continue exactly
   vislang train dual-encoder --export runs/de --out my_model.pt                         # compact float16 file
   vislang train dual-encoder --data photos/ --captions captions.json --out runs/mine
@@ -126,7 +126,8 @@ def _encoder(args, device):
         def texts(caps):
             return model.encode_text(tok(caps).to(device)).float().cpu()
 
-        return images, texts, None, clip.PREFIX, {"model": "clip-vit-b32", **meta}
+        # images are read at 224 x 224 (bicubic) so a folder of mixed sizes stacks; preprocess then normalises
+        return images, texts, model.config.image_resolution, clip.PREFIX, {"model": "clip-vit-b32", **meta}
     from vislang.train.dual_encoder import embed, load_dual_encoder
 
     model, vocab, meta = load_dual_encoder(args.model, device=device)
