@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import abc
 import copy
+import importlib.metadata
 import platform
+import sys
 from typing import Any
 
 from vislang import __version__
@@ -71,11 +73,13 @@ def all_reduce_metric(metric: Metric) -> Metric:
 def provenance(**fields: Any) -> dict[str, Any]:
     """The recipe stamped on every result: vislang/Python/torch versions plus the given fields."""
     info: dict[str, Any] = {"vislang_version": __version__, "python": platform.python_version()}
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")  # already imported: free; else read the installed version without importing it
+    if torch is not None:
         info["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover
-        pass
+    else:
+        try:
+            info["torch"] = importlib.metadata.version("torch")
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+            pass
     info.update(fields)
     return info
