@@ -4,7 +4,7 @@
    (the step count is set from a timed 20-step start, then the run is resumed to it).  FID of
    ``--n`` generated images against held-out real scenes (``val`` split) for the untrained generator
    and the trained one, beside the real-vs-real floor (``train`` images vs ``val`` images).
-2. The caption-conditioned GAN trained the same way; for held-out captions, an attribute check from
+2. The caption-conditioned GAN (spectral norm + hinge, as docs/gan.md recommends) trained the same way; for held-out captions, an attribute check from
    the scene tools' palette (saturated pixels labelled with the nearest palette colour): the share of
    images in which every colour the caption names covers at least ``MIN_PX`` pixels, in which the
    most frequent colour is a named one, and, for two-object captions with a relation between objects
@@ -156,7 +156,7 @@ def main() -> None:
         result["fid_trained"] = fid(ext, real_val, imgs)
         print(json.dumps(result), flush=True)
     if args.only in ("cond", "both"):
-        cfg = GANConfig(**base, conditional=True)
+        cfg = GANConfig(**base, conditional=True, spectral_norm=True, loss="hinge")  # see docs/gan.md
         run = out / "cond"
         if not (run / "config.json").exists():
             result["cond_train"] = train_for(cfg, run, args.seconds, args.threads)
