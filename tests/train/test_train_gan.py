@@ -151,3 +151,30 @@ def test_trains_on_an_image_file_source(tmp_path):
     assert state["extra"]["n_train"] == 20 and state["config"]["data"] == str(tmp_path / "src.npz")
     assert run_cli("train", "gan", "--data", tmp_path / "src.npz", "--conditional", "--out", tmp_path / "c",
                    "--quiet") == 2  # no captions in an image file
+
+
+def test_periodic_fid_matches_an_independent_computation(tmp_path):
+    """The logged fid_mobilenet-v2 / kid equal the metrics recomputed here from the images the hook should use:
+    the seeded real subset and the generator's eval-mode output on the seeded evaluation noise."""
+    from vislang import features
+    from vislang.metrics.image.fid import fid_from_features
+    from vislang.metrics.image.kid import kid_from_features
+    from vislang.data.scenes import generate
+    from vislang.train.gan import _mix
+    from vislang.train.gan_generate import load_generator
+
+    cfg = GANConfig(**{**TINY, "ngf": 4, "ndf": 4, "n_train": 32}, steps=2, eval_every=2, eval_n=16,
+                    eval_extractor="mobilenet-v2")
+    train(cfg, tmp_path / "run", threads=1)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    (rec,) = [r for r in log if r.get("event") == "eval"]
+    images = generate(32, size=32, seed=0, split="train").images
+    real = images[torch.randperm(32, generator=torch.Generator().manual_seed(_mix(0, 2)))[:16]]
+    g = load_generator(tmp_path / "run")[0]
+    z = torch.randn(16, 100, generator=torch.Generator().manual_seed(_mix(0, 5)))
+    with torch.no_grad():
+        fake = ((g(z) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    ext = features.create("mobilenet-v2")
+    a, b = ext(real).double().numpy(), ext(fake).double().numpy()
+    assert rec["fid_mobilenet-v2"] == pytest.approx(fid_from_features(a, b), rel=1e-6)
+    assert rec["kid_mobilenet-v2"] == pytest.approx(kid_from_features(a, b)["kid_mean"], rel=1e-6)
