@@ -72,3 +72,21 @@ def test_bad_inputs(tmp_path):
         load_dual_encoder(tmp_path / "junk.pt")
     assert run_cli("train", "dual-encoder", "--steps", "2") == 2                  # no --out
     assert run_cli("train", "dual-encoder", "--data", str(tmp_path), "--out", str(tmp_path / "r")) == 2
+
+
+def test_hard_relation_foils_state_a_relation_backwards():
+    from vislang.data.scene_spec import INVERSE
+    from vislang.data.scenes import generate
+
+    s = generate(30, size=32, seed=2, split="train")
+    refs = [s.captions[i] for i in s.ids]
+    caps, foils = step_captions(refs, list(range(30)), seed=0, step=1, hard=True, hard_relation=1.0)
+    multi = 0
+    for cap, foil in zip(caps, foils):
+        a, b = parse_caption(cap), parse_caption(foil)
+        if a.relations:
+            multi += 1
+            changed = [(r1, r2) for (_, r1, _), (_, r2, _) in zip(a.relations, b.relations) if r1 != r2]
+            assert len(changed) == 1 and changed[0][1] == INVERSE[changed[0][0]], (cap, foil)
+            assert a.attributes == b.attributes
+    assert multi >= 10

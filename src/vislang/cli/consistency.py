@@ -45,6 +45,9 @@ def register(commands) -> None:
     p.add_argument("--export", metavar="RUN", help="write RUN's final model as a compact float16 file to --out")
     p.add_argument("--hard-negatives", action="store_true", default=None,
                    help="add a one-word-perturbed foil of each caption to the negatives (scene-grammar captions)")
+    p.add_argument("--hard-relation", type=float, metavar="P",
+                   help="with --hard-negatives: probability that a multi-object caption's foil states a relation "
+                        "backwards (left of -> right of; default 0)")
     p.add_argument("--size", type=int, help="image size in pixels (default 64)")
     p.add_argument("--steps", type=int, help="optimizer steps (default 1000)")
     p.add_argument("--batch-size", type=int, help="image-caption pairs per step (default 128)")

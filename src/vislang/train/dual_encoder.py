@@ -63,6 +63,7 @@ class DualTrainConfig:
     weight_decay: float = 0.05
     clip: float = 1.0
     hard_negatives: bool = False
+    hard_relation: float = 0.0            # share of multi-object foils that swap a relation's direction
     ckpt_every: int = 200
     log_every: int = 20
     keep: int = 2
@@ -84,8 +85,25 @@ def build_model(cfg: DualTrainConfig, vocab: Vocab) -> DualEncoder:
                                          heads=cfg.heads, max_len=cfg.max_len, pad_id=vocab.pad_id))
 
 
-def step_captions(refs: list[list[str]], idx: list[int], seed: int, step: int, hard: bool):
-    """The caption of each image of a step and (with ``hard``) the foils: a pure function of (seed, step)."""
+def _inverse_foil(caption: str, spec, rng) -> str:
+    """A relation foil that states a relation backwards ("left of" -> "right of"): drawn from
+    :func:`perturb_caption` until its changed relation is the inverse (at most 30 draws)."""
+    from vislang.data.scene_spec import INVERSE
+    from vislang.data.scene_text import parse_caption, perturb_caption
+
+    foil = caption
+    for _ in range(30):
+        foil = perturb_caption(caption, "relation", rng)
+        got = parse_caption(foil)
+        if any(r2 == INVERSE[r1] for (_, r1, _), (_, r2, _) in zip(spec.relations, got.relations)):
+            break
+    return foil
+
+
+def step_captions(refs: list[list[str]], idx: list[int], seed: int, step: int, hard: bool,
+                  hard_relation: float = 0.0):
+    """The caption of each image of a step and (with ``hard``) the foils: a pure function of (seed, step).
+    ``hard_relation``: the probability that a multi-object caption's foil swaps a relation's direction."""
     from vislang.data.scene_text import PERTURB_KINDS, parse_caption, perturb_caption
 
     rng = np.random.Generator(np.random.PCG64([int(seed), int(step), 7]))
@@ -95,6 +113,9 @@ def step_captions(refs: list[list[str]], idx: list[int], seed: int, step: int, h
         for c in caps:
             spec = parse_caption(c)
             if spec is None:
+                continue
+            if hard_relation and spec.relations and rng.random() < hard_relation:
+                foils.append(_inverse_foil(c, spec, rng))
                 continue
             kinds = [k for k in PERTURB_KINDS if k != "relation" or spec.relations]
             foils.append(perturb_caption(c, kinds[int(rng.integers(len(kinds)))], rng))
@@ -152,7 +173,7 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
     model.train()
     for step in bar:
         idx = sampler.indices(step).tolist()
-        caps, foils = step_captions(data.train_refs, idx, cfg.seed, step, cfg.hard_negatives)
+        caps, foils = step_captions(data.train_refs, idx, cfg.seed, step, cfg.hard_negatives, cfg.hard_relation)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         images = data.train_images[idx].to(dist.device)
