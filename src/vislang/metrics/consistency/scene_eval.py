@@ -6,7 +6,8 @@ Given two embedding functions (uint8 images -> ``N x D``, captions -> ``N x D``)
 * ``foil_<kind>``: FOIL accuracy -- each scene's first caption against its one-fact foil
   (:func:`~vislang.metrics.consistency.foil.scene_foils`, kinds colour, shape, size, relation;
   relation only for scenes of 2+ objects, redrawn when true of the scene by a diagonal tie),
-  scored by the cosine with the image.
+  scored by the cosine with the image; ``foil_relation_inverse`` / ``_perpendicular`` split the
+  relation foils by whether they state the relation backwards (left of -> right of) or turn it.
 * ``R-precision_t2i`` / ``_i2t`` (1 true of 100, seeded) and ``recall@k`` over the split, first captions.
 * ``kendall_tau``: every scene gets four captions -- true, one fact changed, two facts changed,
   wholly wrong (:func:`~vislang.metrics.consistency.scene_checks.wrong_caption`); CLIP-S of each
@@ -30,6 +31,14 @@ from vislang.metrics.consistency.scene_checks import truth_share, wrong_caption
 KINDS = ("color", "shape", "size", "relation")
 
 
+def _is_inverse(caption: str, foil: str) -> bool:
+    from vislang.data.scene_spec import INVERSE
+    from vislang.data.scene_text import parse_caption
+
+    a, b = parse_caption(caption), parse_caption(foil)
+    return any(r2 == INVERSE[r1] for (_, r1, _), (_, r2, _) in zip(a.relations, b.relations))
+
+
 def evaluate_scenes(embed_images: Callable[[torch.Tensor], torch.Tensor],
                     embed_texts: Callable[[list[str]], torch.Tensor], n: int = 1000, size: int = 64, seed: int = 0,
                     splits: Sequence[str] = ("test", "test_unseen"), data_seed: int = 0) -> dict[str, Any]:
@@ -51,6 +60,11 @@ def evaluate_scenes(embed_images: Callable[[torch.Tensor], torch.Tensor],
             foil_cos = cosine_rows(img[idx], embed_texts(foils))
             res[f"foil_{kind}"] = foil_accuracy(true_cos[idx], foil_cos)
             res[f"foil_{kind}_n"] = len(idx)
+            if kind == "relation":  # split: the foil states the relation backwards, or a perpendicular one
+                inv = torch.tensor([_is_inverse(caps[i], f) for i, f in zip(idx, foils)], dtype=torch.bool)
+                for name, mask in (("inverse", inv), ("perpendicular", ~inv)):
+                    if mask.any():
+                        res[f"foil_relation_{name}"] = foil_accuracy(true_cos[idx][mask], foil_cos[mask])
         res.update(retrieval_scores(img, txt, distractors=99, seed=seed))
         rng = np.random.Generator(np.random.PCG64([int(seed), 11]))
         graded = [[wrong_caption(s.specs[i], k, rng) for k in (1, 2, None)] for i in s.ids]
