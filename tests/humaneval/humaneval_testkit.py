@@ -43,10 +43,10 @@ def setup(root: Path, **kw):
 
 
 @contextmanager
-def live_server(task, store):
+def live_server(task, store, log=False):
     from vislang.humaneval.app import make_server
 
-    server = make_server(task, store, "127.0.0.1", 0)
+    server = make_server(task, store, "127.0.0.1", 0, log=log)
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     try:

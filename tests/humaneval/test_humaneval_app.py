@@ -160,3 +160,18 @@ def test_cli_init_raters_export(tmp_path, capsys):
     human, recs = read_app_export(tmp_path / "r.csv")
     assert sorted(human) == sorted(i for i in order if i.startswith("it")) and len(recs) == 4
     assert run_cli("humaneval", "export", "--db", db, "--out", tmp_path / "r.txt") == 2
+
+
+def test_access_log_hides_tokens(tmp_path, caplog):
+    import logging
+    import urllib.request
+
+    from humaneval_testkit import live_server
+
+    task, store, _ = setup(tmp_path, n_items=2, k=1)
+    _, token = store.add_rater("a")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        with live_server(task, store, log=True) as port:
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/r/{token}/progress", timeout=10).status == 200
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/r/<token>/progress" in text and token not in text

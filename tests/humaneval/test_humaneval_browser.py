@@ -43,6 +43,7 @@ def browser(tmp_path):
 
 
 def test_rater_rates_five_items_and_progress_persists(tmp_path, browser):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -57,7 +58,9 @@ def test_rater_rates_five_items_and_progress_persists(tmp_path, browser):
         for n in range(5):
             seen.append(browser.find_element(By.NAME, "item_id").get_attribute("value"))
             browser.find_element(By.ID, f"rate-{1 + n % 4}").click()
-            WebDriverWait(browser, 20).until(lambda d, n=n: d.find_element(By.ID, "done").text == str(n + 1))
+            # the old page may go stale between finding and reading the counter: retry until the new one shows
+            WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
+                lambda d, n=n: d.find_element(By.ID, "done").text == str(n + 1))
         browser.refresh()
         assert browser.find_element(By.ID, "done").text == "5"
         assert browser.find_element(By.ID, "total").text == "13"

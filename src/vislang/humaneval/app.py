@@ -170,8 +170,22 @@ def create_app(task: Task, store: Store) -> Flask:
     return app
 
 
-def make_server(task: Task, store: Store, host: str = "127.0.0.1", port: int = 8080):
-    """A threaded werkzeug server (call ``serve_forever()``; ``server_port`` holds the bound port)."""
+def make_server(task: Task, store: Store, host: str = "127.0.0.1", port: int = 8080, log: bool = True):
+    """A threaded werkzeug server (call ``serve_forever()``; ``server_port`` holds the bound port).
+
+    The access log replaces rater tokens by ``<token>`` (they are passwords); ``log=False`` turns it off.
+    """
+    import re
+
+    from werkzeug.serving import WSGIRequestHandler
     from werkzeug.serving import make_server as _make
 
-    return _make(host, port, create_app(task, store), threaded=True)
+    class Handler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-"):
+            if not log:
+                return
+            line = getattr(self, "requestline", "") or ""
+            line = re.sub(r"/r/[^/?\s]+", "/r/<token>", line).translate(self._control_char_table)
+            self.log("info", '"%s" %s %s', line, code, size)
+
+    return _make(host, port, create_app(task, store), threaded=True, request_handler=Handler)
