@@ -157,7 +157,11 @@ def test_missing_resources_raise_resource_not_found(tmp_path):
 def test_cache_is_written_and_reused(meteor_home, monkeypatch):
     from vislang.metrics.text import meteor_resources as mr
 
-    first = load_resources()
+    # Another test module in this worker may have loaded the resources (from another cache home)
+    # first: forget the in-memory copy so this load goes through meteor_home's cache.
+    monkeypatch.setenv("VISLANG_HOME", str(meteor_home))
+    monkeypatch.setattr(mr, "_LOADED", {})
+    first = mr.load_resources()
     files = sorted(p.name for p in (meteor_home / "meteor").rglob("*") if p.is_file())
     assert any(f.endswith(".pkl") for f in files) and "ref_hash.npy" in files
     monkeypatch.setattr(mr, "_LOADED", {})
