@@ -58,7 +58,7 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate():
 
 
 def test_krippendorff_alpha_textbook_example():
-    # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units
+    # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", worked example: 4 observers x 12 units
     # with missing values; published alpha: nominal .743, ordinal .815, interval .849, ratio .797.
     n = None
     data = [[1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n],

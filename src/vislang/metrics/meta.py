@@ -18,7 +18,7 @@ Formulas:
   from ``numpy.random.default_rng(seed)`` (Efron & Tibshirani 1993, ch. 13).
 * Krippendorff's alpha from the coincidence matrix, ``alpha = 1 - D_o / D_e`` with the nominal,
   ordinal, interval or ratio difference function (Krippendorff 2011, "Computing Krippendorff's
-  Alpha-Reliability", Annenberg School for Communication, sections A-E).
+  Alpha-Reliability", Annenberg School for Communication, University of Pennsylvania).
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def krippendorff_alpha(data, level: str = "interval") -> float:
     """Krippendorff's alpha of a raters x units table (NaN / None = missing).
 
     ``level``: ``nominal``, ``ordinal``, ``interval`` or ``ratio``.  Units with fewer than two
-    values are not pairable and are left out (Krippendorff 2011, section A).
+    values are not pairable and are left out (Krippendorff 2011).
     """
     arr = np.array([[np.nan if v is None else v for v in row] for row in data], dtype=np.float64)
     if arr.ndim != 2:

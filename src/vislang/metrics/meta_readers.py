@@ -160,7 +160,7 @@ def read_metric_scores(path) -> dict[str, dict[str, float]]:
         raise InputError(f"{path}: a metric score is not a number") from None
 
 
-# -- the Flickr8k-Expert protocol of CLIPScore (Hessel et al. 2021, sec. 4.1, Table 1) --------------------------------
+# -- the Flickr8k-Expert protocol of CLIPScore (Hessel et al. 2021, Table 1) --------------------------------
 def flickr8k_expert_pairs(data_dir) -> tuple[dict[str, list[str]], dict[str, str], dict[str, list[float]]]:
     """``(refs, cands, human)`` keyed ``"<image>|<caption_id>"``.
 
