@@ -101,3 +101,15 @@ def test_cli_meta_eval_files(tmp_path, capsys):
     assert res["metrics"]["good"]["spearman"]["value"] > res["metrics"]["noise"]["spearman"]["value"]
     assert 0 < res["krippendorff_alpha"]["interval"] <= 1
     assert run_cli("meta-eval", "--metric-scores", tmp_path / "scores.json") == 2
+
+
+def test_crowdflower_and_expert_readers(flickr8k_dir):
+    from vislang.metrics.meta_readers import read_crowdflower, read_flickr8k_expert
+
+    cf = read_crowdflower(flickr8k_dir / "CrowdFlowerAnnotations.txt")
+    lines = [ln.split("\t") for ln in (flickr8k_dir / "CrowdFlowerAnnotations.txt").read_text().splitlines() if ln]
+    assert len(cf) == len({(f[0], f[1]) for f in lines})
+    # the file's first row: 3 yes, 0 no
+    assert cf["1056338697_4f7d7ce270.jpg|1056338697_4f7d7ce270.jpg#2"] == [1.0]
+    ex = read_flickr8k_expert(flickr8k_dir / "ExpertAnnotations.txt")
+    assert len(ex) == 5822 and ex["1056338697_4f7d7ce270.jpg|2718495608_d8533e3ac5.jpg#2"] == [1.0, 1.0, 2.0]
