@@ -7,6 +7,13 @@ subprocess, so its time includes compiling the tokenizer rules and its memory is
 (peak RSS from getrusage, peak traced allocations from tracemalloc).  The scores of both are
 compared too.
 
+What is timed, on each side: Python imports are NOT timed for either (pycocoevalcap's modules are
+imported before its clock starts; vislang's -- ``vislang.metrics.text``, which imports its scorer
+modules and numpy, plus torch -- are timed apart and printed as "+ imports").  Everything a call
+does is timed: for pycocoevalcap that includes starting the JVM (twice, one tokenizer call for
+references and one for candidates); for vislang's first call it includes parsing and compiling
+the tokenizer's lexer rules.
+
     python benchmarks/caption_metrics.py [--token-file ../shared/data/flickr8k/Flickr8k.token.txt]
 
 Goal (issue 3): at least 15x faster than pycocoevalcap, peak memory under 1 GB.
@@ -125,7 +132,7 @@ def main() -> int:
 
     ours = child("time")
     mem = child("memory")
-    print(f"vislang, first call in a fresh process (tokenizer rules compiled in it): {ours['cold']:.3f} s "
+    print(f"vislang, first call in a fresh process (lexer rules compiled in it):     {ours['cold']:.3f} s "
           f"(+ {ours['imports']:.2f} s importing vislang, numpy and torch)")
     print(f"vislang, later calls (tokenizer cache cleared, rules compiled):         {ours['warm']:.3f} s (best of 3)")
     print(f"speed-up (wall): {anchor / ours['cold']:.1f}x (first call), {anchor / ours['warm']:.1f}x (later calls), "

@@ -50,13 +50,21 @@ def _ranges(chars: str) -> str:
 def _other_numerics() -> str:
     """BMP characters Python's ``\\w`` counts that are neither letters, decimal digits nor ``_``
     (Unicode No and Nl: superscripts, vulgar fractions, Roman numerals...)."""
-    bmp = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x10000)))
-    return _ranges("".join(c for c in re.findall(r"[^\W\d_]", bmp) if not c.isalpha()))
+    # re's \w is str.isalnum() or "_", \d is str.isdecimal(); isalnum = isalpha or isnumeric, so these
+    # are the numeric characters that are neither decimal digits nor letters (CJK numerals are letters).
+    # Surrogates (U+D800-U+DFFF) are not numeric, so scanning the whole BMP is the same.
+    bmp = "".join(map(chr, range(0x10000)))
+    return _ranges("".join(c for c in filter(str.isnumeric, bmp) if not (c.isdecimal() or c.isalpha())))
 
 
 @lru_cache(maxsize=1)
 def build_rules():
-    """Compile the rule table (about 0.1 s, done once on first use of the full lexer)."""
+    """Parse the rule table (done once on first use of the full lexer).
+
+    Returns ``[(name, [pattern, ...], action, [first-character regex, ...])]``; each pattern is a
+    :class:`LazyPattern`, compiled the first time a match is tried (most rules never are on
+    ordinary captions, and compiling all 262 patterns is most of the set-up time).
+    """
     # [:letter:] = Character.isLetter (Unicode L* categories), [:digit:] = Character.isDigit (Nd),
     # [:uppercase:] = Character.isUpperCase (Lu); BMP only, JFlex 1.4/1.5 scanners work on UTF-16 units.
     # Python's [^\W\d_] is letters (L*) plus the other numerics (No, Nl), which Java does not count.
@@ -272,9 +280,27 @@ def build_rules():
         for a in alts:
             tree = parser.parse(a, 0)  # parsed once: for the first characters and for compiling
             pat_firsts.append(re.compile(firsts[name]) if name in firsts else _first_from_tree(tree))
-            pats.append(compiler.compile(tree, 0))
+            pats.append(LazyPattern(a, tree))
         compiled.append((name, pats, action, pat_firsts))
     return compiled
+
+
+class LazyPattern:
+    """A rule pattern parsed once (for its first characters) and compiled on first use."""
+
+    __slots__ = ("source", "_tree", "_compiled")
+
+    def __init__(self, source: str, tree):
+        self.source = source
+        self._tree = tree
+        self._compiled = None
+
+    def compile(self) -> re.Pattern:
+        """The compiled pattern (the same as ``re.compile(source)``, from the kept parse tree)."""
+        if self._compiled is None:
+            self._compiled = _re_internals()[1].compile(self._tree, 0)
+            self._tree = None
+        return self._compiled
 
 
 def _re_internals():

@@ -10,6 +10,7 @@ few sorts of arrays the size of the corpus instead of a Python dictionary per se
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain
 
@@ -38,8 +39,10 @@ class NgramTable:
 def count_ngrams(sentences: list[list[str]], n: int = 4) -> NgramTable:
     """Count the n-grams of orders 1..n of ``sentences`` (lists of words)."""
     flat = list(chain.from_iterable(sentences))
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(flat))}
-    words = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    ids = defaultdict()  # word -> id in order of first appearance, assigned in C: a new word gets len()
+    ids.default_factory = ids.__len__
+    words = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+    vocab = dict(ids)
     lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
     n_sent = len(sentences)
     starts = np.zeros(n_sent, dtype=np.int64)
@@ -50,29 +53,54 @@ def count_ngrams(sentences: list[list[str]], n: int = 4) -> NgramTable:
     remaining = lengths[sent_of_pos] - pos_in_sent  # words from this position to the sentence end
     V = max(len(vocab), 1)
     out_sent, out_gid, out_count, out_size, out_pos = [], [], [], [], []
-    prev = words.copy()  # (k)-gram id at each position (valid where remaining >= k)
+    S = max(n_sent, 1)
+    prev = words  # (k-1)-gram id at each position (valid where remaining >= k-1)
     for k in range(1, n + 1):
-        valid = remaining >= k
-        if k == 1:  # word ids are already dense: 0 .. V-1
-            inv = words
+        if k == 1:  # word ids are already dense: 0 .. V-1; every position starts a unigram
             G = len(vocab)
+            gid_at = words.copy()
+            cu, cc = np.unique(words * S + sent_of_pos, return_counts=True)
+            gid, sent = cu // S, cu % S
         else:
-            idx = np.nonzero(valid)[0]
-            keys = prev[idx] * V + words[idx + k - 1]
-            if keys.size:
-                uniq, inv = np.unique(keys, return_inverse=True)
-            else:
-                uniq, inv = keys, keys
-            G = int(uniq.size)
-        gid_at = np.full(words.size, -1, dtype=np.int64)
-        gid_at[valid] = inv
+            idx = np.nonzero(remaining >= k)[0]
+            keys = prev[idx] * V + words[idx + k - 1]  # < size(k-1) * V: distinct per k-gram
+            gid_at = np.full(words.size, -1, dtype=np.int64)
+            if keys.size and out_size[-1] * V * S < 2**62:
+                G, inv, gid, sent, cc = _rank_and_count(keys, sent_of_pos[idx], S)
+            else:  # empty, or keys * S could overflow int64: two sorts
+                uniq, inv = np.unique(keys, return_inverse=True) if keys.size else (keys, keys)
+                G = int(uniq.size)
+                cu, cc = np.unique(inv * S + sent_of_pos[idx], return_counts=True)
+                gid, sent = cu // S, cu % S
+            gid_at[idx] = inv
         out_pos.append(gid_at)
         # (n-gram, sentence) pairs with their counts, sorted by n-gram then sentence
-        S = max(n_sent, 1)
-        cu, cc = np.unique(inv * S + sent_of_pos[valid], return_counts=True)
-        out_gid.append(cu // S)
-        out_sent.append(cu % S)
+        out_gid.append(gid)
+        out_sent.append(sent)
         out_count.append(cc.astype(np.int64))
         out_size.append(G)
         prev = gid_at
     return NgramTable(lengths, out_sent, out_gid, out_count, out_size, out_pos, vocab)
+
+
+def _rank_and_count(keys: np.ndarray, sent: np.ndarray, S: int):
+    """One sort of ``keys * S + sent`` giving what ``np.unique(keys, return_inverse=True)`` and then
+    ``np.unique(inverse * S + sent, return_counts=True)`` give: the number of distinct keys, each
+    key's rank among them (per position), and the distinct (rank, sentence) pairs in sorted order
+    with their counts."""
+    key2 = keys * S + sent
+    order = np.argsort(key2)
+    k2 = key2[order]
+    gram = k2 // S
+    new_gram = np.empty(k2.size, dtype=bool)
+    new_gram[0] = True
+    np.not_equal(gram[1:], gram[:-1], out=new_gram[1:])
+    rank_sorted = np.cumsum(new_gram, dtype=np.int64) - 1
+    inv = np.empty_like(rank_sorted)
+    inv[order] = rank_sorted
+    new_pair = np.empty(k2.size, dtype=bool)
+    new_pair[0] = True
+    np.not_equal(k2[1:], k2[:-1], out=new_pair[1:])
+    first = np.nonzero(new_pair)[0]
+    counts = np.diff(np.append(first, k2.size))
+    return int(rank_sorted[-1]) + 1, inv, rank_sorted[first], k2[first] % S, counts

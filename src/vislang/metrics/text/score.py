@@ -8,9 +8,23 @@ Result keys are the names pycocoevalcap users know -- ``Bleu_1``..``Bleu_4``, ``
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from typing import Any, Iterable
 
+import numpy as np
+
 from vislang.errors import ConfigError, InputError, VislangError
+from vislang.metrics.base import provenance
+
+# Imported with the package rather than inside score_captions: importing them (numpy included) is
+# a one-off cost of the process, not of a scoring call.  (benchmarks/caption_metrics.py times
+# the imports separately from the first call.)
+from vislang.metrics.text.bleu import bleu_from_stats, bleu_stats
+from vislang.metrics.text.cider import cider_from_table
+from vislang.metrics.text.ngrams import count_ngrams
+from vislang.metrics.text.rouge import rouge_l_scores
+from vislang.metrics.text.tokenizer import ptb_tokenize, ptb_tokenize_split
 
 #: metric name accepted in ``metrics`` -> the result keys it produces.
 METRICS = {
@@ -73,8 +87,6 @@ def tokenize_pair(refs: dict, cands: dict, ids: list, with_words: bool = False):
     Returns ``(refs_tok, cands_tok)`` and, with ``with_words``, the word lists of the candidates
     followed by those of all references (the sentences BLEU and CIDEr count).
     """
-    from vislang.metrics.text.tokenizer import ptb_tokenize_split
-
     flat, flat_words = ptb_tokenize_split([r for i in ids for r in refs[i]])
     refs_tok, k = [], 0
     for i in ids:
@@ -109,6 +121,24 @@ def normalize_metrics(metrics: Iterable[str] | str) -> list[str]:
     return out
 
 
+@contextmanager
+def _gc_paused():
+    """Pause Python's cyclic garbage collector (restored on exit, also on error).
+
+    Scoring allocates some 100,000 lists (token lists per caption) and creates no reference cycles,
+    so the collections these allocations trigger find nothing to free; but a full collection walks
+    every object of the process (torch's included), about 0.2-0.4 s in a fresh process that has just
+    imported torch.  Objects are freed by reference counting as usual meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAULT_METRICS,
                    per_item: bool = False, train_captions: Iterable[str] | None = None) -> dict[str, Any]:
     """Score candidate captions against references, as pycocoevalcap would (without Java).
@@ -122,21 +152,19 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
         train_captions: training captions for the diversity metric ``novelty``.
 
     Returns a flat dict of scores plus ``n_images`` and ``provenance`` (and ``per_item``).
+    The cyclic garbage collector is paused during the call (see :func:`_gc_paused`).
     """
-    import numpy as np
+    with _gc_paused():
+        return _score(refs, cands, metrics, per_item, train_captions)
 
-    from vislang.metrics.base import provenance
 
+def _score(refs, cands, metrics, per_item, train_captions) -> dict[str, Any]:
     wanted = normalize_metrics(metrics)
     ids = validate(refs, cands)
     refs_tok, cands_tok, sents = tokenize_pair(refs, cands, ids, with_words=True)
     out: dict[str, Any] = {}
     per: dict[str, dict] = {}
     if "bleu" in wanted or "cider_d" in wanted or "rouge_l" in wanted:
-        from vislang.metrics.text.bleu import bleu_from_stats, bleu_stats
-        from vislang.metrics.text.cider import cider_from_table
-        from vislang.metrics.text.ngrams import count_ngrams
-
         n_img = len(ids)
         ref_img = np.repeat(np.arange(n_img), [len(rs) for rs in refs_tok])
         table = count_ngrams(sents, 4)
@@ -155,8 +183,6 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
         out["METEOR"] = float(m_corpus)
         per["METEOR"] = {i: float(m_per[i]) for i in ids}
     if "rouge_l" in wanted:
-        from vislang.metrics.text.rouge import rouge_l_scores
-
         r_corpus, pr = rouge_l_scores(refs_tok, cands_tok, table=table)
         out["ROUGE_L"] = r_corpus
         per["ROUGE_L"] = dict(zip(ids, pr.tolist()))
@@ -169,8 +195,6 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
 
         train_tok = None
         if train_captions is not None:
-            from vislang.metrics.text.tokenizer import ptb_tokenize
-
             train_tok = ptb_tokenize(list(train_captions))
         div, div_per = diversity_scores(cands_tok, train_tok)
         out.update(div)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import accumulate
 import unicodedata
 from typing import Iterable, Sequence
 
@@ -73,7 +74,9 @@ _CLITIC = re.compile(r"(?<=[a-z])'")
 _APOS_HYPHEN = re.compile(r"['-]")
 _BAD_DOT = re.compile(r"\.[A-Za-z,]")
 _ASSIM_RE = re.compile(r"\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b")
-_WORD_DOT = re.compile(r"\b([A-Za-z]++)\.")
+#: An ASCII letter followed by "." (then the whole letter run before the "." is looked at).
+_LETTER_DOT = re.compile(r"[A-Za-z]\.")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _DROP_PUNCT = str.maketrans('.,"', "   ")
 
 
@@ -135,7 +138,8 @@ def _candidates(ch: str) -> list:
             for _name, pats, action, firsts in build_rules():
                 for pat, first in zip(pats, firsts):
                     _firsts.append((first, pat, action))
-        cand = [(pat, action) for first, pat, action in _firsts if first.match(ch)]
+        # the rule patterns are compiled here, for the characters that actually begin a token
+        cand = [(pat.compile(), action) for first, pat, action in _firsts if first.match(ch)]
         _dispatch[ch] = cand
     return cand
 
@@ -298,20 +302,19 @@ def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[st
         return [], []
     # Fast path, in bulk: find the lines that are not "simple" (see the comments above _ASSIM).
     text = "\n".join(lines)
-    starts = [0] * n
-    pos = 0
-    for i, line in enumerate(lines):
-        starts[i] = pos
-        pos += len(line) + 1
+    starts = list(accumulate([len(line) + 1 for line in lines[:-1]], initial=0))
     slow = set()
     for m in _BAD_CHAR.finditer(text):
         slow.add(bisect_right(starts, m.start()) - 1)
     for m in _BAD_DOT.finditer(text):
         slow.add(bisect_right(starts, m.start()) - 1)
-    for m in _WORD_DOT.finditer(text):
-        w = m.group(1)
-        if len(w) == 1 or w.lower() in _ABBREV_WORDS:
-            slow.add(bisect_right(starts, m.start()) - 1)
+    for m in _LETTER_DOT.finditer(text):  # a word before "." (lines with other word characters are slow already)
+        end = m.start() + 1
+        beg = end - 1
+        while beg > 0 and text[beg - 1] in _ASCII_LETTERS:
+            beg -= 1
+        if end - beg == 1 or text[beg:end].lower() in _ABBREV_WORDS:
+            slow.add(bisect_right(starts, beg) - 1)
     for m in _APOS_HYPHEN.finditer(text):
         i = bisect_right(starts, m.start()) - 1
         if i not in slow:
