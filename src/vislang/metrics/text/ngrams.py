@@ -43,7 +43,7 @@ def count_ngrams(sentences: list[list[str]], n: int = 4) -> NgramTable:
     ids.default_factory = ids.__len__
     words = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
     vocab = dict(ids)
-    lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
     n_sent = len(sentences)
     starts = np.zeros(n_sent, dtype=np.int64)
     if n_sent:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate
+from itertools import accumulate, repeat
 import unicodedata
 from typing import Iterable, Sequence
 
@@ -275,11 +275,11 @@ def _tokenize_line(line: str, follow: str) -> str:
 def _check(captions: Sequence) -> list[str]:
     if isinstance(captions, str):
         raise InputError("ptb_tokenize expects a list of captions, got a single string; wrap it in a list")
-    out = []
-    for i, c in enumerate(captions):
-        if not isinstance(c, str):
-            raise InputError(f"caption #{i} is {type(c).__name__}, not a string")
-        out.append(c)
+    out = list(captions)
+    if not all(map(isinstance, out, repeat(str))):  # the loop in C; find the culprit only on failure
+        for i, c in enumerate(out):
+            if not isinstance(c, str):
+                raise InputError(f"caption #{i} is {type(c).__name__}, not a string")
     return out
 
 
@@ -296,12 +296,15 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
 
 def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[str]]]:
     """:func:`ptb_tokenize` plus each result split on whitespace (what BLEU and CIDEr count)."""
-    lines = [c.replace("\n", " ") for c in _check(captions if isinstance(captions, str) else list(captions))]
+    lines = _check(captions if isinstance(captions, str) else list(captions))
     n = len(lines)
     if n == 0:
         return [], []
     # Fast path, in bulk: find the lines that are not "simple" (see the comments above _ASSIM).
     text = "\n".join(lines)
+    if text.count("\n") != n - 1:  # a caption with a newline: it becomes a space
+        lines = [c.replace("\n", " ") for c in lines]
+        text = "\n".join(lines)
     starts = list(accumulate([len(line) + 1 for line in lines[:-1]], initial=0))
     slow = set()
     for m in _BAD_CHAR.finditer(text):
