@@ -22,6 +22,7 @@ is truncated to ``s`` on resume, so it holds each step once.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import dataclasses
 import os
@@ -226,6 +227,9 @@ def init_distributed(device: str | None = None) -> Dist:
         torch.cuda.set_device(dev)
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        # Tear the group down before the interpreter does: a process that exits with gloo's worker threads
+        # still running aborts ("terminate called without an active exception") and fails the whole launch.
+        atexit.register(shutdown_distributed)
     return Dist(rank=rank, world_size=world, local_rank=local, device=dev)
 
 
@@ -239,6 +243,12 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
 def barrier() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
+
+
+def shutdown_distributed() -> None:
+    """Destroy the process group, if there is one (no barrier: a crashed peer must not hang the exit)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def set_deterministic(threads: int | None = None) -> None:
