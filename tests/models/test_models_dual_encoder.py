@@ -53,3 +53,40 @@ def test_scale_is_clamped_at_100():
     with torch.no_grad():
         m.logit_scale.fill_(10.0)
     assert m.scale().item() == pytest.approx(100.0)
+
+
+def test_first_token_readout_ignores_padding_and_reads_word_order():
+    m = _model(text_pool="first")
+    short = m.encode_text(torch.tensor([[1, 5, 6, 2]]))
+    assert torch.allclose(short, m.encode_text(torch.tensor([[1, 5, 6, 2, 0, 0]])), atol=1e-5)
+    assert not torch.allclose(short, m.encode_text(torch.tensor([[1, 6, 5, 2]])), atol=1e-4)
+    # the readout is the first token's output: equal to running the tower and taking position 0 by hand
+    t = m.text
+    x = t.norm(t.encoder(t.tok(torch.tensor([[1, 5, 6, 2]])) + t.pos[:4]))
+    assert torch.allclose(short, torch.nn.functional.normalize(t.proj(x[:, 0]), dim=-1), atol=1e-6)
+
+
+def test_attention_image_tower_sees_positions():
+    assert _model(image_pool="attention", grid=8).image.row.shape == (8, 1, 32)
+    m = _model(image_pool="attention", image_layers=1)
+    assert m.image.grid == 4 and m.image.row.shape == (4, 1, 32) and m.image.col.shape == (1, 4, 32)
+    img = torch.full((1, 3, 64, 64), 230, dtype=torch.uint8)
+    img[:, 0, 8:24, 4:20] = 20                                     # a dark-red block on the left
+    flipped = img.flip(-1)                                          # ... moved to the right
+    a, b = m.encode_image(img), m.encode_image(flipped)
+    assert a.shape == (1, 16) and torch.allclose(a.norm(dim=1), torch.ones(1), atol=1e-6)
+    assert (a - b).abs().max() > 1e-3
+    # without position embeddings the tower is blind to a left-right flip of the token grid (the CNN
+    # is not flip-equivariant, so check the Transformer part alone: permuting tokens changes nothing)
+    tok = torch.randn(1, 16, 32)
+    cls = m.image.cls.expand(1, -1, -1)
+    out = m.image.encoder(torch.cat([cls, tok], 1))[:, 0]
+    perm = torch.randperm(16)
+    assert torch.allclose(out, m.image.encoder(torch.cat([cls, tok[:, perm]], 1))[:, 0], atol=1e-5)
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(ValueError):
+        _model(image_pool="max")
+    with pytest.raises(ValueError):
+        _model(text_pool="last")

@@ -48,6 +48,14 @@ def register(commands) -> None:
     p.add_argument("--hard-relation", type=float, metavar="P",
                    help="with --hard-negatives: probability that a multi-object caption's foil states a relation "
                         "backwards (left of -> right of; default 0)")
+    p.add_argument("--mirror", type=float, metavar="P",
+                   help="scenes: each multi-object image's mirrored scene (a relation turned round) joins the batch "
+                        "with probability P, as its own image-caption pair (default 0; shipped recipe 0.5)")
+    p.add_argument("--image-pool", choices=["flatten", "attention"],
+                   help="image tower: 'flatten' (4x4 grid -> MLP, default) or 'attention' (8x8 tokens -> Transformer)")
+    p.add_argument("--image-layers", type=int, help="Transformer layers of the attention image tower (default 2)")
+    p.add_argument("--text-pool", choices=["mean", "first"],
+                   help="text tower readout: 'mean' over tokens (default) or the 'first' token's output")
     p.add_argument("--size", type=int, help="image size in pixels (default 64)")
     p.add_argument("--steps", type=int, help="optimizer steps (default 1000)")
     p.add_argument("--batch-size", type=int, help="image-caption pairs per step (default 128)")

@@ -4,13 +4,22 @@
 ids ``N x L`` (a :class:`vislang.data.vocab.Vocab` encoding, ``<pad>`` = ``pad_id``) to unit-norm
 embeddings of size ``embed_dim``; the cosine of an image and a caption is their dot product.
 
-Image tower (``"cnn"``): four stride-2 conv blocks (BatchNorm, ReLU) bring a 64-px image to a
-4 x 4 grid; the grid is *flattened* (not pooled) before the projection, so the embedding keeps
-where things are ("left of", "above").  Other sizes are resized (bilinear, antialiased) to
+Image tower, ``image_pool="flatten"`` (the first shipped model): four stride-2 conv blocks
+(BatchNorm, ReLU) bring a 64-px image to a 4 x 4 grid; the grid is *flattened* (not pooled) before
+an MLP projection, so the embedding keeps where things are.  ``image_pool="attention"`` (the
+current shipped model): the conv blocks give a ``grid x grid`` map of feature vectors (4 x 4 for a
+64-px image: four stride-2 blocks; 8 x 8 with ``grid=8``: the last block keeps the resolution); each
+becomes a token with a learned 2-D position embedding (row + column), a learned ``[CLS]`` token is
+prepended, ``image_layers`` pre-LN Transformer layers let objects attend to each other (so "what
+is where" and "which is left of which" become features, as in ViT, Dosovitskiy et al. 2021), and
+the ``[CLS]`` output is projected.  Other sizes are resized (bilinear, antialiased) to
 ``image_size`` first.
 
 Text tower (``"transformer"``): word + learned position embeddings, a pre-LN Transformer encoder
-(bidirectional, padding masked), masked mean pooling, a linear projection.
+(bidirectional, padding masked), then ``text_pool="mean"`` (masked mean over tokens) or
+``"first"`` (the output at the first token, ``<start>``, which attends to the whole caption,
+as BERT's ``[CLS]``), a linear projection.  Mean pooling blurs word order (which object is "left
+of" which); the first-token readout keeps it.
 
 Loss (:func:`info_nce`): the symmetric InfoNCE of CLIP (Radford et al. 2021, "Learning
 Transferable Visual Models From Natural Language Supervision", Fig. 3): cross-entropy of the
@@ -51,6 +60,9 @@ class DualEncoderConfig:
     max_len: int = 32              # tokens including <start>/<end>
     dropout: float = 0.0
     pad_id: int = 0
+    image_pool: str = "flatten"    # "flatten" (4 x 4 grid -> MLP) or "attention" (8 x 8 tokens -> Transformer, [CLS])
+    image_layers: int = 2          # Transformer layers of the "attention" image tower
+    text_pool: str = "mean"        # "mean" (masked mean over tokens) or "first" (the <start> token's output)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -87,12 +99,48 @@ class ImageTower(nn.Module):
         return self.proj(x)
 
 
+class AttentionImageTower(nn.Module):
+    """uint8 images -> embeddings: a CNN grid as tokens + 2-D positions, Transformer, ``[CLS]`` readout."""
+
+    def __init__(self, cfg: DualEncoderConfig):
+        super().__init__()
+        w, d = cfg.cnn_width, cfg.d_model
+        self.image_size, self.grid = cfg.image_size, cfg.grid
+        last = 2 if cfg.grid <= cfg.image_size // 16 else 1  # a 64-px image: 4 x 4 tokens, or 8 x 8 with grid=8
+        self.features = nn.Sequential(_conv(3, w, 5), _conv(w, 2 * w), _conv(2 * w, 4 * w), _conv(4 * w, 4 * w, stride=last))
+        self.tokens = nn.Linear(4 * w, d)
+        self.row = nn.Parameter(torch.zeros(self.grid, 1, d))
+        self.col = nn.Parameter(torch.zeros(1, self.grid, d))
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        for p in (self.row, self.col, self.cls):
+            nn.init.normal_(p, std=0.02)
+        layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff_mult * d, cfg.dropout, batch_first=True,
+                                           norm_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, cfg.image_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.proj = nn.Linear(d, cfg.embed_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float() / 127.5 - 1.0
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False,
+                              antialias=True)
+        x = self.features(x)
+        if x.shape[-1] != self.grid or x.shape[-2] != self.grid:
+            x = F.adaptive_avg_pool2d(x, self.grid)
+        x = self.tokens(x.flatten(2).transpose(1, 2)) + (self.row + self.col).reshape(1, -1, self.row.shape[-1])
+        x = torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1)
+        return self.proj(self.norm(self.encoder(x))[:, 0])
+
+
 class TextTower(nn.Module):
     """Token ids (``pad_id`` padded) -> embeddings (not normalised)."""
 
     def __init__(self, cfg: DualEncoderConfig):
         super().__init__()
-        self.pad_id, self.max_len = cfg.pad_id, cfg.max_len
+        self.pad_id, self.max_len, self.pool = cfg.pad_id, cfg.max_len, cfg.text_pool
+        if cfg.text_pool not in ("mean", "first"):
+            raise ValueError(f"text_pool={cfg.text_pool!r}: expected 'mean' or 'first'")
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model))
         nn.init.normal_(self.pos, std=0.02)
@@ -107,6 +155,8 @@ class TextTower(nn.Module):
         pad = tokens == self.pad_id
         x = self.tok(tokens) + self.pos[:tokens.shape[1]]
         x = self.norm(self.encoder(x, src_key_padding_mask=pad))
+        if self.pool == "first":
+            return self.proj(x[:, 0])
         keep = (~pad).unsqueeze(-1).to(x.dtype)
         x = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)
         return self.proj(x)
@@ -116,7 +166,9 @@ class DualEncoder(nn.Module):
     def __init__(self, cfg: DualEncoderConfig):
         super().__init__()
         self.config = cfg
-        self.image = ImageTower(cfg)
+        if cfg.image_pool not in ("flatten", "attention"):
+            raise ValueError(f"image_pool={cfg.image_pool!r}: expected 'flatten' or 'attention'")
+        self.image = ImageTower(cfg) if cfg.image_pool == "flatten" else AttentionImageTower(cfg)
         self.text = TextTower(cfg)
         self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
 

@@ -64,6 +64,10 @@ class DualTrainConfig:
     clip: float = 1.0
     hard_negatives: bool = False
     hard_relation: float = 0.0            # share of multi-object foils that swap a relation's direction
+    mirror: float = 0.0                   # share of a step's images joined by their mirrored scene (scenes only)
+    image_pool: str = "flatten"           # image tower: "flatten" or "attention" (see models/dual_encoder.py)
+    image_layers: int = 2
+    text_pool: str = "mean"               # text tower readout: "mean" or "first"
     ckpt_every: int = 200
     log_every: int = 20
     keep: int = 2
@@ -82,7 +86,46 @@ def lr_at(step: int, cfg: DualTrainConfig) -> float:
 def build_model(cfg: DualTrainConfig, vocab: Vocab) -> DualEncoder:
     return DualEncoder(DualEncoderConfig(vocab_size=len(vocab), embed_dim=cfg.embed_dim, image_size=cfg.size,
                                          cnn_width=cfg.cnn_width, d_model=cfg.d_model, layers=cfg.layers,
-                                         heads=cfg.heads, max_len=cfg.max_len, pad_id=vocab.pad_id))
+                                         heads=cfg.heads, max_len=cfg.max_len, pad_id=vocab.pad_id,
+                                         image_pool=cfg.image_pool, image_layers=cfg.image_layers,
+                                         text_pool=cfg.text_pool))
+
+
+def mirror_spec(spec, axis: str):
+    """The scene reflected left-right (``axis="x"``) or top-bottom (``"y"``): positions mirrored, the
+    relations on that axis turned round ("left of" <-> "right of"); same objects and background."""
+    from vislang.data.scene_spec import SceneSpec
+
+    swap = {"x": {"left of": "right of", "right of": "left of"}, "y": {"above": "below", "below": "above"}}[axis]
+    objs = tuple(dataclasses.replace(o, x=round(1 - o.x, 4)) if axis == "x" else
+                 dataclasses.replace(o, y=round(1 - o.y, 4)) for o in spec.objects)
+    rels = tuple((a, swap.get(r, r), b) for a, r, b in spec.relations)
+    return SceneSpec(objs, rels, spec.background)
+
+
+def mirrored_scenes(n: int, seed: int, size: int, k: int = 5):
+    """For training scene ``i`` of ``generate(n, seed=seed, split="train")`` with 2+ objects: its mirror
+    image (uint8 ``N x 3 x S x S``, zeros for one-object scenes) and captions, reflected on the axis of
+    one of its relations (drawn with the scene's own generator), so at least one relation is stated
+    backwards relative to the original scene.  Returns ``(images, captions, has_mirror)``."""
+    from vislang.data.scene_render import render_chw
+    from vislang.data.scene_text import all_captions
+    from vislang.data.scenes import sample_spec, scene_rng
+
+    images = torch.zeros(n, 3, size, size, dtype=torch.uint8)
+    caps: list[list[str]] = [[] for _ in range(n)]
+    has = torch.zeros(n, dtype=torch.bool)
+    for i in range(n):
+        spec = sample_spec(scene_rng(seed, "train", i), "train")
+        if not spec.relations:
+            continue
+        rng = np.random.Generator(np.random.PCG64([int(seed), int(i), 13]))
+        _, r, _ = spec.relations[int(rng.integers(len(spec.relations)))]
+        m = mirror_spec(spec, "x" if r in ("left of", "right of") else "y")
+        images[i] = torch.from_numpy(render_chw(m, size))
+        caps[i] = all_captions(m, k=k, rng=rng)
+        has[i] = True
+    return images, caps, has
 
 
 def _inverse_foil(caption: str, spec, rng) -> str:
@@ -120,6 +163,15 @@ def step_captions(refs: list[list[str]], idx: list[int], seed: int, step: int, h
             kinds = [k for k in PERTURB_KINDS if k != "relation" or spec.relations]
             foils.append(perturb_caption(c, kinds[int(rng.integers(len(kinds)))], rng))
     return caps, foils
+
+
+def mirror_indices(idx: list[int], has_mirror: torch.Tensor, share: float, seed: int, step: int) -> list[int]:
+    """The images of a step whose mirrored scene joins the batch (as its own image-caption pair, so the
+    original and its mirror are each other's hardest negatives): each image with a mirror, with
+    probability ``share``; a pure function of (seed, step)."""
+    rng = np.random.Generator(np.random.PCG64([int(seed), int(step), 17]))
+    draw = rng.random(len(idx))
+    return [i for i, u in zip(idx, draw) if bool(has_mirror[i]) and u < share]
 
 
 def _checked(cfg: DualTrainConfig) -> None:
@@ -167,6 +219,11 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
     if dist.is_main and state is None:
         run.save_config(cfg)
     sampler = loop.StepSampler(len(data.train_images), cfg.batch_size, cfg.seed, dist.rank, dist.world_size)
+    mirror = None
+    if cfg.mirror > 0:
+        if cfg.data != "scenes":
+            raise ConfigError("--mirror needs --data scenes (it renders mirrored scenes)")
+        mirror = mirrored_scenes(len(data.train_images), cfg.seed, cfg.size)
     t0, last = time.time(), {}
     bar = progress(range(start, cfg.steps), total=cfg.steps - start, desc="training dual encoder") if dist.is_main \
         else range(start, cfg.steps)
@@ -174,9 +231,17 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
     for step in bar:
         idx = sampler.indices(step).tolist()
         caps, foils = step_captions(data.train_refs, idx, cfg.seed, step, cfg.hard_negatives, cfg.hard_relation)
+        images = data.train_images[idx]
+        if mirror is not None:
+            m_idx = mirror_indices(idx, mirror[2], cfg.mirror, cfg.seed, step)
+            if m_idx:
+                m_caps, m_foils = step_captions(mirror[1], m_idx, cfg.seed, step + 1_000_003, cfg.hard_negatives,
+                                                cfg.hard_relation)
+                caps, foils = caps + m_caps, foils + m_foils
+                images = torch.cat([images, mirror[0][m_idx]])
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        images = data.train_images[idx].to(dist.device)
+        images = images.to(dist.device)
         tokens = vocab.encode_batch(caps, cfg.max_len).to(dist.device)
         hard = vocab.encode_batch(foils, cfg.max_len).to(dist.device) if foils else None
         img, txt, hrd = ddp(images, tokens, hard)
