@@ -42,13 +42,15 @@ class DemoConfig:
     n_eval_images: int = 250       # images per side for FID/KID (inception-tf runs ~9 img/s on the CPU)
     threads: int = 2
     beam: int = 3
+    meteor: bool = True            # when its resources are installed; the first use builds a ~110 MB cache
 
     @classmethod
     def make(cls, quick: bool, seed: int = 0) -> "DemoConfig":
         if not quick:
             return cls(seed=seed)
         return cls(quick=True, seed=seed, gan_size=32, gan_width=32, n_train=600, n_test=64, gan_steps=40,
-                   cgan_steps=40, captioner_steps=60, extractor="mobilenet-v2", n_eval_images=64, beam=1)
+                   cgan_steps=40, captioner_steps=60, extractor="mobilenet-v2", n_eval_images=64, beam=1,
+                   meteor=False)
 
 
 STAGES = ("data", "dcgan", "cgan", "captioner", "generate", "caption", "evaluate", "report")

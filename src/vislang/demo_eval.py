@@ -5,7 +5,7 @@ Results are a flat dict ``"group.metric" -> value`` with ``_real_floor`` and ``_
 
 * ``unconditional.*`` / ``conditional.*``: FID, KID, Vendi of generated vs held-out real images
   (floor: two halves of the real images; baseline: uniform noise images);
-* ``captions.*``: BLEU, ROUGE-L, CIDEr-D and scene truthfulness of the captioner on real test
+* ``captions.*``: BLEU, ROUGE-L, CIDEr-D, METEOR (when its resources are installed) and scene truthfulness of the captioner on real test
   images (floor: each image's first reference scored against the other four; baseline: one constant
   caption for every image) and caption diversity;
 * ``consistency_captions.CLIP-S``: shipped scenes dual encoder, real image vs its generated caption
@@ -27,6 +27,22 @@ import torch
 from vislang.progress import info
 
 CAPTION_METRICS = ("bleu", "rouge_l", "cider_d")
+
+
+def caption_metrics(meteor: bool = True) -> tuple[str, ...]:
+    """The demo's caption metrics: METEOR joins when asked and its METEOR 1.5 resources are installed."""
+    from vislang.errors import ResourceNotFound
+    from vislang.metrics.text.meteor_resources import locate
+
+    if not meteor:
+        return CAPTION_METRICS
+    try:
+        locate()
+    except ResourceNotFound:
+        info("evaluate: METEOR skipped (its METEOR 1.5 resources are not installed; `pip install pycocoevalcap` "
+             "provides them)")
+        return CAPTION_METRICS
+    return CAPTION_METRICS + ("meteor",)
 N_TABLE = 12
 N_CONSISTENCY = 4
 
@@ -105,11 +121,11 @@ def _captions(demo, s, cands: dict[str, str]) -> tuple[dict[str, Any], dict[str,
     refs = {str(i): s.captions[i] for i in s.ids}
     specs = {str(i): s.specs[i] for i in s.ids}
     constant = Counter(c for i in s.ids for c in s.captions[i]).most_common(1)[0][0]
-    model = score_captions(refs, cands, metrics=CAPTION_METRICS + ("diversity",), per_item=True)
+    metrics = caption_metrics(demo.cfg.meteor) + ("diversity",)
+    model = score_captions(refs, cands, metrics=metrics, per_item=True)
     per = model.pop("per_item")
-    floor = score_captions({k: refs[k][1:] for k in ids}, {k: refs[k][0] for k in ids},
-                           metrics=CAPTION_METRICS + ("diversity",))
-    base = score_captions(refs, {k: constant for k in ids}, metrics=CAPTION_METRICS + ("diversity",))
+    floor = score_captions({k: refs[k][1:] for k in ids}, {k: refs[k][0] for k in ids}, metrics=metrics)
+    base = score_captions(refs, {k: constant for k in ids}, metrics=metrics)
     out: dict[str, Any] = {}
     keys = [k for k, v in model.items() if isinstance(v, (int, float)) and k not in ("n_images",)]
     for k in keys:
