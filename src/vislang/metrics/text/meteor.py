@@ -32,8 +32,8 @@ import re
 from typing import Any, Hashable, Mapping
 
 from vislang.metrics.base import Metric, provenance
-from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, align
-from vislang.metrics.text.meteor_lexicon import Lexicon, Sentence, prepare
+from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, collect, search
+from vislang.metrics.text.meteor_lexicon import Lexicon, Sentence
 from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
 from vislang.metrics.text.meteor_resources import MeteorResources, load_resources
 
@@ -43,7 +43,7 @@ MODULES = (EXACT, STEM, SYNONYM, PARAPHRASE)
 N_STATS = 23  # tlen rlen tfunc rfunc (tc rc tf rf) x 4 chunks twm rwm
 _PLAIN = re.compile("[a-z0-9 ]*")
 #: Captions scored per batch (sentences, phrase hashes and table hits are kept per batch only).
-CHUNK = 2000
+CHUNK = 4000
 
 __all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
 
@@ -107,6 +107,8 @@ class MeteorScorer:
     def __init__(self, resources: Any = None, modules: tuple[int, ...] = MODULES,
                  weights: tuple[float, ...] | None = None, normalize: bool = True):
         need_para = PARAPHRASE in modules
+        if need_para and modules[-1] != PARAPHRASE:
+            raise ValueError("meteor: the paraphrase module must come last")
         self.res: MeteorResources = load_resources(resources, paraphrase=need_para)
         self.modules = modules
         # stage k of the run is modules[k]; its weight is that module's English default
@@ -128,20 +130,30 @@ class MeteorScorer:
             self._norm_memo[text] = got
         return got
 
-    def _stats(self, t: Sentence, r: Sentence) -> list[float]:
-        final, chunks = align(t, r, self.modules, self.lex)
+    @staticmethod
+    def _stats(t: Sentence, r: Sentence, final: dict, chunks: int) -> list[float]:
         st = [0.0] * N_STATS
+        tf, rf = t.func, r.func
         st[0], st[1] = float(t.n), float(r.n)
-        st[2], st[3] = float(sum(t.func)), float(sum(r.func))
+        st[2], st[3] = float(sum(tf)), float(sum(rf))
+        tw = rw = 0
         for m in final.values():
             base = 4 + 4 * m[4]
-            for q in range(m[2], m[2] + m[3]):
-                st[base + (2 if t.func[q] else 0)] += 1
-            for q in range(m[0], m[0] + m[1]):
-                st[base + 1 + (2 if r.func[q] else 0)] += 1
+            if m[3] == 1:
+                st[base + 2 if tf[m[2]] else base] += 1
+            else:
+                for q in range(m[2], m[2] + m[3]):
+                    st[base + 2 if tf[q] else base] += 1
+            if m[1] == 1:
+                st[base + 3 if rf[m[0]] else base + 1] += 1
+            else:
+                for q in range(m[0], m[0] + m[1]):
+                    st[base + 3 if rf[q] else base + 1] += 1
+            tw += m[3]
+            rw += m[1]
         st[20] = float(chunks)
-        st[21] = float(sum(m[3] for m in final.values()))
-        st[22] = float(sum(m[1] for m in final.values()))
+        st[21] = float(tw)
+        st[22] = float(rw)
         return st
 
     def score_batch(self, refs: Mapping[Hashable, list[str]], cands: Mapping[Hashable, str]):
@@ -173,23 +185,42 @@ class MeteorScorer:
                 gc.enable()
 
     def _score_items(self, items):
-        sent_memo: dict[str, Sentence] = {}
+        lex = self.lex
+        sent_index: dict[str, int] = {}
+        sents: list[Sentence] = []
 
-        def sentence(text: str) -> Sentence:
-            s = sent_memo.get(text)
-            if s is None:
-                s = sent_memo[text] = Sentence(self._words(text), self.lex)
-            return s
+        def sentence(text: str) -> int:
+            k = sent_index.get(text)
+            if k is None:
+                k = sent_index[text] = len(sents)
+                sents.append(Sentence(lex.ids(self._words(text)), lex))
+            return k
 
         prepared = [(key, sentence(h), [sentence(r) for r in rs]) for key, h, rs in items]
-        if PARAPHRASE in self.modules:
-            prepare(list(sent_memo.values()), self.lex, self.res.paraphrase)
+        pairs = [(t, r) for _, t, rs in prepared for r in rs]
+        if PARAPHRASE in self.modules and self.res.paraphrase is not None:
+            import numpy as np
+
+            from vislang.metrics.text.meteor_para import pair_paraphrases
+
+            th = np.array(lex.th, dtype=np.uint64)
+            tp = np.array(lex.tp, dtype=np.uint64)
+            para = pair_paraphrases([s.ids for s in sents], pairs, th, tp, self.res.paraphrase)
+        else:
+            para = [()] * len(pairs)
+        modules, weights, stats = self.modules, self.weights, self._stats
         out = {}
-        for key, t, rs in prepared:
+        p = 0
+        for key, ti, ris in prepared:
+            t = sents[ti]
             best_score, best = -1.0, None
-            for r in rs:
-                st = self._stats(t, r)
-                sc = segment_score(st, self.weights)
+            for ri in ris:
+                r = sents[ri]
+                cands, cov1, cov2 = collect(t, r, modules, lex, para[p])
+                p += 1
+                final, chunks = search(cands, cov1, cov2, t.n, r.n)
+                st = stats(t, r, final, chunks)
+                sc = segment_score(st, weights)
                 if sc > best_score:
                     best_score, best = sc, st
             if best is None:  # no reference: the jar refuses such a line; score 0

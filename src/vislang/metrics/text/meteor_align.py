@@ -20,6 +20,13 @@ Facts followed here (METEOR 1.5, Denkowski & Lavie 2014, and the behaviour of th
   credited to its sibling paths rather than to itself -- reproduced because it decides ties.
 * Chunks of the final alignment: maximal runs of matches contiguous and in the same order in
   both lines.
+
+How the replay is kept fast without changing its result: a reference position that no path can
+branch at (a fixed match's start, where every path takes the same match; or a position where no
+candidate starts) is applied to each path in place, and the beam is re-sorted only when some key
+changed relative to the others (a stable sort of an already ordered list is the identity, and a
+common shift keeps the order).  Exact/stem/synonym candidates of a hypothesis are memoised per
+reference word; paraphrase candidates come per pair from :mod:`.meteor_para`.
 """
 
 from __future__ import annotations
@@ -33,78 +40,72 @@ BEAM_SIZE = 40
 #: Weights of the stages while searching for the best alignment (the scorer's weights differ);
 #: :func:`_gain` applies them.
 SEARCH_WEIGHTS = (1.0, 0.5, 0.5, 0.5)
+_KEY = itemgetter(0)
 
 
-def _collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
-    """Candidate matches per reference position, and word coverage counts."""
+def _word_hits(t: Sentence, w: int, modules: tuple[int, ...], lex: Lexicon) -> list[tuple[int, int]]:
+    """``[(hypothesis position, stage)]`` of reference word ``w`` in ``t``, stage by stage."""
+    kj = lex.key[w]
+    out: list[tuple[int, int]] = []
+    for stage, mod in enumerate(modules):
+        if mod == EXACT:
+            hits = t.key_pos.get(kj)
+            if hits:
+                out += [(i, stage) for i in hits]
+        elif mod == STEM:
+            hits = t.stem_pos.get(lex.stem[w])
+            if hits:
+                k1 = t.keys
+                out += [(i, stage) for i in hits if k1[i] != kj]
+        elif mod == SYNONYM:
+            pj = lex.partners[w]
+            if pj and not pj.isdisjoint(t.idset):
+                k1 = t.keys
+                out += [(i, stage) for i, x in enumerate(t.ids) if x in pj and k1[i] != kj]
+    return out
+
+
+def collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, para: list = ()):
+    """Candidate matches per reference position (in the jar's order) and word coverage counts.
+
+    ``para``: the pair's paraphrase candidates ``(ref start, ref len, hyp start, hyp len)`` in the
+    jar's order (:func:`vislang.metrics.text.meteor_para.pair_paraphrases`); the paraphrase stage,
+    if used, is the last of ``modules``.
+    """
     n1, n2 = t.n, r.n
+    if t.key_pos is None:
+        t.index_for(lex)
     matches: list[list[tuple]] = [[] for _ in range(n2)]
     cov1 = [0] * n1
     cov2 = [0] * n2
-    k1, k2 = t.keys, r.keys
-    if n1 == n2 and k1 == k2:
-        modules = modules[:1]
-    for stage, mod in enumerate(modules):
-        if mod == EXACT:
-            key_pos = t.key_pos
-            for j in range(n2):
-                hits = key_pos.get(k2[j])
-                if hits:
-                    lst = matches[j]
-                    for i in hits:
-                        lst.append((j, 1, i, 1, stage))
-                        cov1[i] += 1
-                    cov2[j] += len(hits)
-        elif mod == STEM:
-            stem_pos = t.stem_pos
-            for j in range(n2):
-                hits = stem_pos.get(r.stems[j])
-                if hits:
-                    kj = k2[j]
-                    lst = matches[j]
-                    for i in hits:
-                        if k1[i] != kj:
-                            lst.append((j, 1, i, 1, stage))
-                            cov1[i] += 1
-                            cov2[j] += 1
-        elif mod == SYNONYM:
-            ids1, idset1, partners = t.ids, t.idset, lex.partners
-            for j in range(n2):
-                pj = partners[r.ids[j]]
-                if not pj or pj.isdisjoint(idset1):
-                    continue
-                kj = k2[j]
-                lst = matches[j]
-                for i in range(n1):
-                    if ids1[i] in pj and k1[i] != kj:
-                        lst.append((j, 1, i, 1, stage))
-                        cov1[i] += 1
-                        cov2[j] += 1
-        elif mod == PARAPHRASE:
-            # phrases of the reference, paraphrased in the hypothesis
-            tgt = t.tgt
-            if tgt and not r.src_pars.isdisjoint(t.tgt_keys):
-                for j, length, entries in r.src:
-                    lst = matches[j]
-                    for _, ph, plen in entries:
-                        for i in tgt.get(ph, ()):
-                            lst.append((j, length, i, plen, stage))
-                            for q in range(i, i + plen):
-                                cov1[q] += 1
-                            for q in range(j, j + length):
-                                cov2[q] += 1
-            # phrases of the hypothesis, paraphrased in the reference
-            tgt = r.tgt
-            if tgt and not t.src_pars.isdisjoint(r.tgt_keys):
-                for i, length, entries in t.src:
-                    for _, ph, plen in entries:
-                        for j in tgt.get(ph, ()):
-                            matches[j].append((j, plen, i, length, stage))
-                            for q in range(i, i + length):
-                                cov1[q] += 1
-                            for q in range(j, j + plen):
-                                cov2[q] += 1
-    return matches, cov1, cov2, modules
+    if n1 == n2 and t.keys == r.keys:  # identical lines: the exact stage only
+        key_pos = t.key_pos
+        for j, k in enumerate(r.keys):
+            hits = key_pos[k]
+            matches[j] = [(j, 1, i, 1, 0) for i in hits]
+            for i in hits:
+                cov1[i] += 1
+            cov2[j] = len(hits)
+        return matches, cov1, cov2
+    memo = t.memo
+    for j, w in enumerate(r.ids):
+        hits = memo.get(w)
+        if hits is None:
+            hits = memo[w] = _word_hits(t, w, modules, lex)
+        if hits:
+            matches[j] = [(j, 1, i, 1, stage) for i, stage in hits]
+            for i, _ in hits:
+                cov1[i] += 1
+            cov2[j] = len(hits)
+    if para:
+        stage = len(modules) - 1
+        for j, jl, i, il in para:
+            matches[j].append((j, jl, i, il, stage))
+            for q in range(i, i + il):
+                cov1[q] += 1
+            for q in range(j, j + jl):
+                cov2[q] += 1
+    return matches, cov1, cov2
 
 
 def _gain(m: tuple) -> int:
@@ -114,18 +115,14 @@ def _gain(m: tuple) -> int:
     return (m[1] >> 1) + (m[3] >> 1)
 
 
-# A partial alignment is a list [key, idx, lastMatchEnd, used line-1 words (bit mask), used
-# line-2 words (bit mask), chosen matches (linked tuples)].  ``key`` packs the jar's ranking
-# (more weighted matches, then fewer chunks, then smaller distance) into one integer,
-# -matches * match_unit + chunks * chunk_unit + distance, so sorting by it ranks paths as the
-# jar does.
-_KEY = itemgetter(0)
-
-
-def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
+def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, para: list = ()):
     """Best alignment of hypothesis ``t`` to reference ``r``: ``({ref_start: match}, chunks)``."""
-    n2 = r.n
-    cands, cov1, cov2, _ = _collect(t, r, modules, lex)
+    cands, cov1, cov2 = collect(t, r, modules, lex, para)
+    return search(cands, cov1, cov2, t.n, r.n)
+
+
+def search(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n1: int, n2: int):
+    """The jar's beam search over the candidates: ``({ref_start: match}, chunks)``."""
     fixed: dict[int, tuple] = {}
     used1 = used2 = 0
     ambiguous = False
@@ -148,88 +145,92 @@ def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon):
         ambiguous = True
     if not ambiguous:
         return fixed, _count_chunks(fixed, n2)
-    # key radices: a path's distance stays below dist_base and its chunks below chunk_base, so
-    # the packed key orders paths exactly like the jar's comparator while staying a small int
-    dist_base = (sum(len(c) for c in cands) + n2 + 1) * (max(t.n, n2) + 1)
-    chunk_unit = dist_base
-    match_unit = (n2 + 2) * dist_base
-    # per candidate: (match, line-1 mask, line-2 mask, -gain key, line-2 end, line-1 start,
-    # line-1 end, |line-2 start - line-1 start|)
-    info = [
-        [(m, ((1 << m[3]) - 1) << m[2], ((1 << m[1]) - 1) << m[0], -_gain(m) * match_unit,
-          m[0] + m[1], m[2], m[2] + m[3], abs(m[0] - m[2])) for m in lst]
-        for lst in cands
-    ]
-    paths = [[0, 0, -1, used1, used2, None]]
+    # A partial alignment is a list [key, last, used line-1 words (bit mask), used line-2 words
+    # (bit mask), chosen matches (linked tuples)]; ``last`` is the line-1 end of the open chunk's
+    # last match, -1 when no chunk is open.  ``key`` packs the jar's ranking (more weighted
+    # matches, then fewer chunks, then smaller distance) into one integer,
+    # -matches * match_unit + chunks * chunk_unit + distance, so sorting by it ranks paths as the
+    # jar does; the radices keep the distance below chunk_unit and the chunks below match_unit.
+    chunk_unit = (sum(len(c) for c in cands) + n2 + 1) * (max(n1, n2) + 1)
+    match_unit = (n2 + 2) * chunk_unit
+    paths = [[0, -1, used1, used2, None]]
+    sort = list.sort
+    dirty = False  # whether the beam may be out of key order
     for current in range(n2):
-        if len(paths) > 1:
-            paths.sort(key=_KEY)
+        if dirty:
+            sort(paths, key=_KEY)
             if len(paths) > BEAM_SIZE:
                 del paths[BEAM_SIZE:]
-        nxt: list[list] = []
+            dirty = False
+        m = fixed.get(current)
+        if m is not None:
+            # every path holds this fixed match: it extends the open chunk or starts a new one
+            s1 = m[2]
+            e1 = s1 + m[3]
+            delta = abs(current - s1) - _gain(m) * match_unit
+            for p in paths:
+                last = p[1]
+                if last != -1 and last != s1:
+                    p[0] += delta + chunk_unit
+                    dirty = True
+                else:
+                    p[0] += delta
+                p[1] = e1
+            continue
         bit = 1 << current
-        options = info[current]
-        for path in paths:
-            if path[4] & bit:
-                if current < path[1]:
-                    nxt.append(path)
-                    continue
-                m = fixed.get(path[1])
-                if m is None:
-                    m = _chosen_at(path[5], path[1])
-                if m is not None:
-                    key = path[0] - _gain(m) * match_unit + abs(m[0] - m[2])
-                    if path[2] != -1 and m[2] != path[2]:
-                        key += chunk_unit
-                    path[0] = key
-                    path[1] = m[0] + m[1]
-                    path[2] = m[2] + m[3]
-                    nxt.append(path)
+        options = cands[current]
+        if not options:
+            # no match starts here: a path not inside one of its multi-word matches closes its chunk
+            for p in paths:
+                if p[1] != -1 and not p[3] & bit:
+                    p[0] += chunk_unit
+                    p[1] = -1
+                    dirty = True
+            continue
+        if used2 & bit:  # inside a fixed multi-word match: nothing changes
+            continue
+        opts = [(mm, ((1 << mm[3]) - 1) << mm[2], ((1 << mm[1]) - 1) << current, -_gain(mm) * match_unit,
+                 mm[2], mm[2] + mm[3], abs(current - mm[2])) for mm in options]
+        nxt: list[list] = []
+        append = nxt.append
+        for p in paths:
+            u2 = p[3]
+            if u2 & bit:  # inside one of this path's multi-word matches
+                append(p)
                 continue
-            if options:
-                key, last, u1, u2, chain = path[0], path[2], path[3], path[4], path[5]
-                for m, mask1, mask2, gain, end2, start1, end1, dist in options:
-                    if u2 & mask2 or u1 & mask1:
-                        continue
-                    k = key + gain
-                    if last != -1 and start1 != last:
-                        k += chunk_unit
-                    nxt.append([k, end2, end1, u1 | mask1, u2 | mask2, (chain, current, m)])
-                    # the jar credits this match's distance to the path it branched from
-                    key += dist
-                path[0] = key
-            if path[2] != -1:
-                path[0] += chunk_unit
-                path[2] = -1
-            path[1] += 1
-            nxt.append(path)
-        if not nxt:
-            nxt.append(paths[0])
+            key, last, u1, chain = p[0], p[1], p[2], p[4]
+            for mm, mask1, mask2, gain, s1, e1, dist in opts:
+                if u1 & mask1 or u2 & mask2:
+                    continue
+                if last != -1 and s1 != last:
+                    append([key + gain + chunk_unit, e1, u1 | mask1, u2 | mask2, (chain, current, mm)])
+                else:
+                    append([key + gain, e1, u1 | mask1, u2 | mask2, (chain, current, mm)])
+                # the jar credits this match's distance to the path it branched from
+                key += dist
+            if last != -1:  # the path that takes no match here closes its chunk
+                key += chunk_unit
+                p[1] = -1
+            p[0] = key
+            append(p)
         paths = nxt
+        dirty = len(nxt) > 1
     # close the last chunk of the surviving paths and pick the best
     if len(paths) > 1:
-        paths.sort(key=_KEY)
+        sort(paths, key=_KEY)
         if len(paths) > BEAM_SIZE:
             del paths[BEAM_SIZE:]
-    for path in paths:
-        if path[2] != -1:
-            path[0] += chunk_unit
+    for p in paths:
+        if p[1] != -1:
+            p[0] += chunk_unit
     if len(paths) > 1:
-        paths.sort(key=_KEY)
+        sort(paths, key=_KEY)
     final = dict(fixed)
-    node = paths[0][5]
+    node = paths[0][4]
     while node is not None:
-        node, pos, m = node
-        final[pos] = m
+        node, pos, mm = node
+        final[pos] = mm
     return final, _count_chunks(final, n2)
-
-
-def _chosen_at(node, pos: int):
-    while node is not None:
-        if node[1] == pos:
-            return node[2]
-        node = node[0]
-    return None
 
 
 def _count_chunks(final: dict[int, tuple], n2: int) -> int:

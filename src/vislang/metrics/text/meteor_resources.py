@@ -17,8 +17,9 @@ Where they are looked for, first hit wins: the ``resources=`` argument (a direct
 ``meteor-1.5.jar`` and ``data/paraphrase-en.gz``, or the jar path), ``$VISLANG_METEOR_DIR``,
 then the installed pycocoevalcap package (located, never imported).  Parsed forms are cached
 under ``cache_dir("meteor")`` keyed by the SHA-256 of the source files: a pickle of the small
-tables and, for the paraphrase table, ``.npy`` arrays of 64-bit phrase hashes that are
-memory-mapped on later runs, so loading takes a fraction of a second.
+tables and, for the paraphrase table, ``.npy`` arrays of 64-bit phrase hashes and two bitmaps
+(which phrases, and which word prefixes of phrases, the table holds) that are memory-mapped on
+later runs, so loading takes a fraction of a second and only the pages a batch touches are read.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from vislang.metrics.text.meteor_normalize import java_tokens, parse_prefixes
 JAR_NAME = "meteor-1.5.jar"
 PARAPHRASE_NAME = "paraphrase-en.gz"
 ENV_DIR = "VISLANG_METEOR_DIR"
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 HOW_TO_GET = (
     "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
@@ -76,44 +77,40 @@ def base_power(n: int) -> int:
     return pow(HASH_BASE, n, 1 << 64)
 
 
+#: Bitmaps over the top ``BITMAP_BITS`` bits of phrase hashes (a Bloom filter with one hash).
+BITMAP_BITS = 26
+
+
 @dataclass
 class ParaphraseTable:
-    """The paraphrase table as hashes: entry ``k`` says phrase ``ref_hash[k]`` (``ref_len`` words)
-    may be matched by phrase ``par_hash[k]`` (``par_len`` words).  Entries are stored sorted by
-    ``ref_hash`` with ties in file order (``index``), which is the order METEOR tries them."""
+    """The paraphrase table as hashes: entry ``k`` says phrase ``ref_hash[k]`` may be matched by
+    phrase ``par_hash[k]`` (``par_len[k]`` words).  Entries are sorted by ``ref_hash`` with ties in
+    file order, which is the order METEOR tries them.
+
+    ``phrase_bits`` / ``prefix_bits``: bitmaps (bit ``h >> (64 - BITMAP_BITS)``) of the hashes of
+    the phrases on either side of the table and of their proper word prefixes.  A clear bit proves
+    a phrase is not in the table (or not the start of a longer table phrase), so a sentence's
+    phrases are looked up, and extended by a word, only where the bit is set."""
 
     ref_hash: np.ndarray  # uint64, sorted
-    index: np.ndarray  # uint32 file order
     par_hash: np.ndarray  # uint64
     par_len: np.ndarray  # uint8
+    phrase_bits: np.ndarray  # uint8, 2**BITMAP_BITS bits
+    prefix_bits: np.ndarray  # uint8, 2**BITMAP_BITS bits
     max_len: int
 
-    def lookup_array(self, q: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
-        """For the sorted unique phrase hashes ``q`` of a batch: ``{hash: [(file_index, par_hash,
-        par_len), ...]}`` in file order, keeping only paraphrases that are themselves in ``q``
-        (no other entry can produce a match inside the batch)."""
-        if q.size == 0:
-            return {}
-        lo = np.searchsorted(self.ref_hash, q, side="left")
-        hi = np.searchsorted(self.ref_hash, q, side="right")
-        keep = hi > lo
-        owner_q, lo, hi = q[keep], lo[keep], hi[keep]
-        if owner_q.size == 0:
-            return {}
-        counts = hi - lo
-        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-        owner = np.repeat(owner_q, counts)
-        ph = np.asarray(self.par_hash[rows])
-        at = np.minimum(np.searchsorted(q, ph), q.size - 1)
-        ok = q[at] == ph
-        rows, owner, ph = rows[ok], owner[ok], ph[ok]
-        out: dict[int, list[tuple[int, int, int]]] = {}
-        for o, i, h, n in zip(owner.tolist(), np.asarray(self.index[rows]).tolist(), ph.tolist(),
-                              np.asarray(self.par_len[rows]).tolist()):
-            out.setdefault(o, []).append((i, h, n))
-        for lst in out.values():
-            lst.sort()
-        return out
+
+def bit_test(bits: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Whether the bitmap's bit of each hash is set."""
+    slot = h >> np.uint64(64 - BITMAP_BITS)
+    return ((bits[slot >> np.uint64(3)] >> (slot & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+
+
+def _bitmap(h: np.ndarray) -> np.ndarray:
+    bits = np.zeros(1 << (BITMAP_BITS - 3), dtype=np.uint8)
+    slot = np.unique(h >> np.uint64(64 - BITMAP_BITS))
+    np.bitwise_or.at(bits, slot >> np.uint64(3), (1 << (slot & np.uint64(7))).astype(np.uint8))
+    return bits
 
 
 @dataclass
@@ -278,16 +275,29 @@ def _build_paraphrase(path: Path) -> dict[str, np.ndarray]:
     n_entries = nl.size // 3
     ref_s, ref_e = starts[1: 3 * n_entries: 3], nl[1: 3 * n_entries: 3]
     par_s, par_e = starts[2: 3 * n_entries: 3], nl[2: 3 * n_entries: 3]
+    del nl, starts
     spaces = np.flatnonzero(buf == 32)
     ref_n = np.searchsorted(spaces, ref_e) - np.searchsorted(spaces, ref_s) + 1
     par_n = np.searchsorted(spaces, par_e) - np.searchsorted(spaces, par_s) + 1
     rh, ph = _hash_lines(buf, [(ref_s, ref_e), (par_s, par_e)])
-    order = np.argsort(rh, kind="stable").astype(np.uint32)
+    order = np.argsort(rh, kind="stable")
+    # the distinct phrases of both sides, and their proper word prefixes (ends at inner spaces)
+    both = np.concatenate([rh, ph])
+    _, first = np.unique(both, return_index=True)
+    ph_s = np.concatenate([ref_s, par_s])[first]
+    ph_e = np.concatenate([ref_e, par_e])[first]
+    by_pos = np.argsort(ph_s)
+    ph_s, ph_e = ph_s[by_pos], ph_e[by_pos]
+    lo, hi = np.searchsorted(spaces, ph_s), np.searchsorted(spaces, ph_e)
+    cnt = hi - lo
+    inner = spaces[np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
+    (pre_h,) = _hash_lines(buf, [(np.repeat(ph_s, cnt), inner)])
     return {
         "ref_hash": rh[order],
-        "index": order,
         "par_hash": ph[order],
         "par_len": par_n.astype(np.uint8)[order],
+        "phrase_bits": _bitmap(both),
+        "prefix_bits": _bitmap(pre_h),
         "max_len": np.array([max(int(ref_n.max(initial=0)), int(par_n.max(initial=0)))], dtype=np.int64),
     }
 
@@ -349,7 +359,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
     table = None
     if para_sha is not None:
         pdir = root / f"para-{para_sha[:20]}-v{CACHE_VERSION}"
-        names = ("ref_hash", "index", "par_hash", "par_len", "max_len")
+        names = ("ref_hash", "par_hash", "par_len", "phrase_bits", "prefix_bits", "max_len")
         if not all((pdir / f"{n}.npy").is_file() for n in names):
             arrays = _build_paraphrase(para)
             pdir.mkdir(parents=True, exist_ok=True)
@@ -358,8 +368,8 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
                     np.save(f, arrays[n])
         arr = {n: np.load(pdir / f"{n}.npy", mmap_mode="r") for n in names}
         table = ParaphraseTable(
-            ref_hash=arr["ref_hash"], index=arr["index"], par_hash=arr["par_hash"],
-            par_len=arr["par_len"], max_len=int(arr["max_len"][0]),
+            ref_hash=arr["ref_hash"], par_hash=arr["par_hash"], par_len=arr["par_len"],
+            phrase_bits=arr["phrase_bits"], prefix_bits=arr["prefix_bits"], max_len=int(arr["max_len"][0]),
         )
     return MeteorResources(
         function_words=tables[0], prefixes=tables[1], synsets=tables[2], exceptions=tables[3],
