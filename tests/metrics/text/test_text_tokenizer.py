@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from text_oracle import flickr8k_java_tokens, java_raw_lines, java_tokenize
+from text_oracle import flickr8k_java_tokens, flickr8k_lines, java_raw_lines, java_tokenize
 
 from vislang.errors import InputError
 from vislang.metrics.text import ptb_tokenize, tokenize
@@ -124,3 +124,72 @@ def test_bad_input():
         ptb_tokenize(["fine", 3])
     with pytest.raises(InputError, match="single string"):
         ptb_tokenize("not a list")
+
+
+# ------------------------------------------------------------------------------------------------
+# The speed-ups of the tokenizer must not change a single token.  The full lexer is the reference
+# here (the tests above pin it to Java); these need no Java.
+
+def _full_lexer(lines: list[str]) -> list[str]:
+    """ptb_tokenize with every caption sent through the full lexer (no fast path)."""
+    from vislang.metrics.text import tokenizer as T
+
+    out = []
+    for i, line in enumerate(lines):
+        follow = "".join("\n" + c for c in lines[i + 1:i + 4])[:T._CTX]
+        out.append(T._tokenize_line(T._JAVA_NL.sub(" ", line), follow))
+    return out
+
+
+# Pieces of the fast path's alphabet (ASCII letters, digits, spaces, . , ' " - ! ? ; :) and the
+# words and contexts its checks are about: abbreviations, one-letter words, assimilations, clitics,
+# numbers with separators, phone-like digit groups, smileys, "!!", "?!".
+FAST_PIECES = ["a", "b", "I", "A", "dog", "The", "no", "mr", "Mr", "NO", "etc", "co", "Ltd", "Jr", "BANCORP",
+               "messrs", "x", "gonna", "GONNA", "Wanna", "cannot", "CanNot", "gonnaa", "gon", "na", "go5na",
+               "lemme", "gimme", "gotta", "5", "10", "123", "2000", "3rd", "mp3", "a3", "3a", "'s", "'S", "'ll",
+               "'re", "'ve", "'d", "'m", "'t", "n't", "'", "''", '"', "-", "--", "a-b", "well-known", "dog's",
+               "x-ray's", ".", "..", "...", "....", ",", ",,", ";", ":", "!", "?", "!!", "?!", " ", " ", " ", "  ",
+               "com", "org", "U", "S", "D", "P", "o", "em", "till", "cause", "90", "s"]
+
+
+def test_fast_path_equals_full_lexer_on_flickr8k(flickr8k_dir):
+    from vislang.metrics.text import tokenizer as T
+
+    caps = [c for _, _, c in flickr8k_lines(flickr8k_dir / "Flickr8k.token.txt")]
+    text = "\n".join(caps)
+    slow = T._slow_lines(text, caps, text.lower())
+    assert len(slow) < 100  # nearly every Flickr8k caption takes the fast path
+    fast = [i for i in range(len(caps)) if i not in slow]
+    got = ptb_tokenize(caps)  # (all 40,460 against Java: test_flickr8k_all_captions_identical_to_java)
+    # every 5th fast caption through the full lexer; a fast caption's tokens do not depend on the
+    # caption after it, so the sample's own order gives the same result
+    sample = fast[::5]
+    assert [got[i] for i in sample] == _full_lexer([caps[i] for i in sample])
+
+
+def test_fast_path_equals_full_lexer_on_random_captions():
+    rng = random.Random(7)
+    seps = ["", "", " ", " ", '"', ".", ",", "'", "-", "!", ":"]
+    caps = ["".join(rng.choice(FAST_PIECES) + rng.choice(seps) for _ in range(rng.randint(1, 9)))
+            for _ in range(4000)]
+    assert ptb_tokenize(caps) == _full_lexer(caps)
+
+
+def test_ascii_rule_table_equals_unicode_table():
+    from vislang.metrics.text import _ptb_rules as R
+    from vislang.metrics.text import tokenizer as T
+
+    # every ASCII character that can begin a rule is in the ASCII table's first-character set
+    for (name, pats, _, firsts), (_, _, _, afirsts) in zip(R.build_rules(False), R.build_rules(True)):
+        for rx, aset in zip(firsts, afirsts):
+            assert R._ascii_set(rx) <= aset, name
+    rng = random.Random(11)
+    ascii_pieces = [p for p in PIECES + FAST_PIECES if p.isascii()]
+    chars = [chr(i) for i in range(32, 127)] + ["\t", "\n"]
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            c = "".join(rng.choice(ascii_pieces) + rng.choice(["", " "]) for _ in range(rng.randint(1, 8)))
+        else:
+            c = "".join(rng.choice(chars) for _ in range(rng.randint(1, 25)))
+        text = c + "\n" + rng.choice(["The dog", "a", "", "U.S. x", "5 6"])
+        assert T._lex(text, len(c), ascii_only=True) == T._lex(text, len(c), ascii_only=False), c

@@ -24,6 +24,11 @@ from functools import lru_cache
 
 def ci(word: str) -> str:
     """A literal matched case-insensitively (JFlex %caseless) without touching character classes."""
+    return _ci_classes(word)
+
+
+def _ci_classes(word: str) -> str:
+    """:func:`ci`: each cased letter becomes a two-letter class."""
     out = []
     for ch in word:
         if ch.isalpha() and ch.lower() != ch.upper():
@@ -31,6 +36,13 @@ def ci(word: str) -> str:
         else:
             out.append(re.escape(ch))
     return "".join(out)
+
+
+def _ci_ascii(word: str) -> str:
+    """:func:`ci` for the rule table of ASCII text: an inline case-insensitive group, which parses
+    and compiles faster than a class per letter (on ASCII text both match the same)."""
+    lit = re.escape(word)
+    return f"(?i:{lit})" if any(ch.isalpha() for ch in word) else lit
 
 
 def _ranges(chars: str) -> str:
@@ -57,29 +69,43 @@ def _other_numerics() -> str:
     return _ranges("".join(c for c in filter(str.isnumeric, bmp) if not (c.isdecimal() or c.isalpha())))
 
 
-@lru_cache(maxsize=1)
-def build_rules():
+@lru_cache(maxsize=2)
+def build_rules(ascii_only: bool = False):
     """Parse the rule table (done once on first use of the full lexer).
 
-    Returns ``[(name, [pattern, ...], action, [first-character regex, ...])]``; each pattern is a
+    Returns ``[(name, [pattern, ...], action, [first characters, ...])]`` (the first characters of a
+    pattern: a regex matching them, or with ``ascii_only`` the set of ASCII ones); each pattern is a
     :class:`LazyPattern`, compiled the first time a match is tried (most rules never are on
     ordinary captions, and compiling all 262 patterns is most of the set-up time).
+
+    ``ascii_only``: the rules for ASCII text only.  A regex matches the same on an ASCII string
+    after each of its character classes is intersected with ASCII; the Unicode classes (letters,
+    digits, MISC) become small ASCII ones, which parse and compile many times faster.  The lexer
+    uses this table when the text it looks at (the caption and its context) is all ASCII.
     """
     # [:letter:] = Character.isLetter (Unicode L* categories), [:digit:] = Character.isDigit (Nd),
     # [:uppercase:] = Character.isUpperCase (Lu); BMP only, JFlex 1.4/1.5 scanners work on UTF-16 units.
     # Python's [^\W\d_] is letters (L*) plus the other numerics (No, Nl), which Java does not count.
-    LET0 = "[^\\W\\d_" + _other_numerics() + "]"
-    DIG = "\\d"  # Nd (NKo digits U+07C0-U+07C9, listed apart in the grammar, are Nd too)
+    ci = _ci_ascii if ascii_only else _ci_classes
+    if ascii_only:
+        LET0 = "[A-Za-z]"
+        DIG = "[0-9]"
+    else:
+        LET0 = "[^\\W\\d_" + _other_numerics() + "]"
+        DIG = "\\d"  # Nd (NKo digits U+07C0-U+07C9, listed apart in the grammar, are Nd too)
 
     SPLET = "&[aeiouAEIOU](?:" + "|".join(ci(w) for w in ("acute", "grave", "uml")) + ");"
-    LETTER = ("(?:" + LET0 + "|" + SPLET + "|[\u00ad\u0237-\u024f\u02c2-\u02c5\u02d2-\u02df\u02e5-\u02ff"
-              "\u0300-\u036f\u0370-\u037d\u0384\u0385\u03cf\u03f6\u03fc-\u03ff\u0483-\u0487\u04cf\u04f6-\u04ff"
-              "\u0510-\u0525\u055a-\u055f\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0615-\u061a"
-              "\u063b-\u063f\u064b-\u065e\u0670\u06d6-\u06ef\u06fa-\u06ff\u070f\u0711\u0730-\u074f\u0750-\u077f"
-              "\u07a6-\u07b1\u07ca-\u07f5\u07fa\u0900-\u0903\u093c\u093e-\u094e\u0951-\u0955\u0962-\u0963"
-              "\u0981-\u0983\u09bc-\u09c4\u09c7\u09c8\u09cb-\u09cd\u09d7\u09e2\u09e3\u0a01-\u0a03\u0a3c"
-              "\u0a3e-\u0a4f\u0a81-\u0a83\u0abc-\u0acf\u0b82\u0bbe-\u0bc2\u0bc6-\u0bc8\u0bca-\u0bcd\u0c01-\u0c03"
-              "\u0c3e-\u0c56\u0d3e-\u0d44\u0d46-\u0d48\u0e30-\u0e3a\u0e47-\u0e4e\u0eb1-\u0ebc\u0ec8-\u0ecd])")
+    if ascii_only:
+        LETTER = "(?:" + LET0 + "|" + SPLET + ")"
+    else:
+        LETTER = ("(?:" + LET0 + "|" + SPLET + "|[\u00ad\u0237-\u024f\u02c2-\u02c5\u02d2-\u02df\u02e5-\u02ff"
+                  "\u0300-\u036f\u0370-\u037d\u0384\u0385\u03cf\u03f6\u03fc-\u03ff\u0483-\u0487\u04cf\u04f6-\u04ff"
+                  "\u0510-\u0525\u055a-\u055f\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0615-\u061a"
+                  "\u063b-\u063f\u064b-\u065e\u0670\u06d6-\u06ef\u06fa-\u06ff\u070f\u0711\u0730-\u074f\u0750-\u077f"
+                  "\u07a6-\u07b1\u07ca-\u07f5\u07fa\u0900-\u0903\u093c\u093e-\u094e\u0951-\u0955\u0962-\u0963"
+                  "\u0981-\u0983\u09bc-\u09c4\u09c7\u09c8\u09cb-\u09cd\u09d7\u09e2\u09e3\u0a01-\u0a03\u0a3c"
+                  "\u0a3e-\u0a4f\u0a81-\u0a83\u0abc-\u0acf\u0b82\u0bbe-\u0bc2\u0bc6-\u0bc8\u0bca-\u0bcd\u0c01-\u0c03"
+                  "\u0c3e-\u0c56\u0d3e-\u0d44\u0d46-\u0d48\u0e30-\u0e3a\u0e47-\u0e4e\u0eb1-\u0ebc\u0ec8-\u0ecd])")
     SPACE = "[ \t\u00a0\u2000-\u200a\u3000]"
     NEWLINE = "(?:\r?\n|\r|\u2028|\u2029|\u000b|\u000c|\u0085)"
     SPACENL = f"(?:{SPACE}|{NEWLINE})"
@@ -178,6 +204,8 @@ def build_rules():
             "\u0703-\u070d\u07f6\u07f7\u07f8\u0964\u0965\u0e4f\u1fbd\u2016\u2017\u2020-\u2023\u2030-\u2038\u203b"
             "\u203e-\u2042\u2044\u207a-\u207f\u208a-\u208e\u2100-\u214f\u2190-\u21ff\u2200-\u2bff\u3012\u30fb"
             "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+    if ascii_only:
+        MISC = "[+%&~\\^|\\\\]"
     INSENTP = "[,;:\u3001]"
     ACRONYM_WORDS = ("[A]bout|[A]ccording|[A]dditionally|[A]fter|[A]n|[A]|[A]s|[A]t|[B]ut|[E]arlier|[H]e|[H]er|"
                      "[H]ere|[H]owever|[I]f|[I]n|[I]t|[L]ast|[M]any|[M]ore|[M]r.|[M]s.|[N]ow|[O]nce|[O]ne|[O]ther|"
@@ -279,7 +307,10 @@ def build_rules():
         pats, pat_firsts = [], []
         for a in alts:
             tree = parser.parse(a, 0)  # parsed once: for the first characters and for compiling
-            pat_firsts.append(re.compile(firsts[name]) if name in firsts else _first_from_tree(tree))
+            if ascii_only:  # a set of characters: no regex to compile
+                pat_firsts.append(_ascii_set(re.compile(firsts[name])) if name in firsts else _first_ascii(tree))
+            else:
+                pat_firsts.append(re.compile(firsts[name]) if name in firsts else _first_from_tree(tree))
             pats.append(LazyPattern(a, tree))
         compiled.append((name, pats, action, pat_firsts))
     return compiled
@@ -314,17 +345,20 @@ def _re_internals():
     return _parser, _compiler, _constants
 
 
-def _first_items(seq, out) -> bool:
-    """Add to ``out`` the single-character regexes that can begin ``seq`` (a parsed pattern);
-    return True if ``seq`` can match the empty string."""
+def _first_items(seq, out, icase: bool = False) -> bool:
+    """Add to ``out`` the single-character regexes that can begin ``seq`` (a parsed pattern; ``icase``:
+    inside a case-insensitive group); return True if ``seq`` can match the empty string."""
     C = _re_internals()[2]  # noqa: N806 - the regex parser's opcodes
+
+    def add(item: str) -> None:
+        out.append(f"(?i:{item})" if icase else item)
 
     for op, av in seq:
         if op is C.LITERAL:
-            out.append(re.escape(chr(av)))
+            add(re.escape(chr(av)))
             return False
         if op is C.NOT_LITERAL:
-            out.append("[^" + re.escape(chr(av)) + "]")
+            add("[^" + re.escape(chr(av)) + "]")
             return False
         if op is C.ANY:
             out.append("[\\s\\S]")
@@ -344,21 +378,22 @@ def _first_items(seq, out) -> bool:
                                  C.CATEGORY_NOT_SPACE: "\\S"}[iav])
                 else:
                     raise ValueError(iop)
-            out.append("[" + "".join(body) + "]")
+            add("[" + "".join(body) + "]")
             return False
         if op is C.SUBPATTERN:
-            if not _first_items(av[3], out):
+            sub_icase = bool((icase or av[1] & re.IGNORECASE) and not av[2] & re.IGNORECASE)
+            if not _first_items(av[3], out, sub_icase):
                 return False
             continue
         if op is C.BRANCH:
             nullable = False
             for alt in av[1]:
-                nullable |= _first_items(alt, out)
+                nullable |= _first_items(alt, out, icase)
             if not nullable:
                 return False
             continue
         if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            nullable = _first_items(av[2], out)
+            nullable = _first_items(av[2], out, icase)
             if av[0] > 0 and not nullable:
                 return False
             continue
@@ -366,6 +401,77 @@ def _first_items(seq, out) -> bool:
             continue
         raise ValueError(op)
     return True
+
+
+_ASCII = "".join(map(chr, range(128)))
+
+
+def _ascii_set(rx: re.Pattern) -> frozenset:
+    return frozenset(ch for ch in _ASCII if rx.match(ch))
+
+
+def _first_ascii(tree) -> frozenset:
+    """The ASCII characters that can begin a match of the parsed pattern (a superset: what the
+    rule dispatch needs), read off the parse tree without compiling a regex."""
+    C = _re_internals()[2]  # noqa: N806 - the regex parser's opcodes
+    everything = frozenset(_ASCII)
+    cats = {C.CATEGORY_DIGIT: str.isdecimal, C.CATEGORY_WORD: lambda ch: ch.isalnum() or ch == "_",
+            C.CATEGORY_SPACE: str.isspace}
+    out: set = set()
+
+    def item_set(op, av, icase) -> frozenset:
+        if op is C.LITERAL:
+            got = {chr(av)}
+        elif op is C.IN:
+            got, neg = set(), False
+            for iop, iav in av:
+                if iop is C.NEGATE:
+                    neg = True
+                elif iop is C.LITERAL:
+                    got.add(chr(iav))
+                elif iop is C.RANGE:
+                    got.update(ch for ch in _ASCII if iav[0] <= ord(ch) <= iav[1])
+                elif iop is C.CATEGORY and iav in cats:
+                    got.update(filter(cats[iav], _ASCII))
+                else:  # a negated category, or anything else: every character
+                    return everything
+            if neg:
+                return everything if icase else everything - got
+        else:  # NOT_LITERAL, ANY...: every character
+            return everything
+        if icase:
+            got |= {ch.swapcase() for ch in got}
+        return frozenset(got)
+
+    def walk(seq, icase: bool) -> bool:  # True if seq can match the empty string
+        for op, av in seq:
+            if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
+                out.update(item_set(op, av, icase))
+                return False
+            if op is C.SUBPATTERN:
+                if not walk(av[3], bool((icase or av[1] & re.IGNORECASE) and not av[2] & re.IGNORECASE)):
+                    return False
+                continue
+            if op is C.BRANCH:
+                nullable = False
+                for alt in av[1]:
+                    nullable |= walk(alt, icase)
+                if not nullable:
+                    return False
+                continue
+            if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+                nullable = walk(av[2], icase)
+                if av[0] > 0 and not nullable:
+                    return False
+                continue
+            if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+                continue
+            raise ValueError(op)
+        return True
+
+    if walk(tree, False):
+        return everything
+    return frozenset(out)
 
 
 def _first_from_tree(tree) -> re.Pattern:

@@ -24,59 +24,45 @@ from typing import Any
 import numpy as np
 
 from vislang.metrics.base import Metric
-from vislang.metrics.text.ngrams import NgramTable
+from vislang.metrics.text.ngrams import ImageNgrams, image_ngrams
 
 TINY = 1e-15
 SMALL = 1e-9
 
 
-def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default=0) -> np.ndarray:
-    """values[keys == q] for each q of ``query`` (``keys`` sorted and distinct), ``default`` if absent."""
-    if keys.size == 0:
-        return np.full(query.shape, default, dtype=values.dtype if values.size else np.float64)
-    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-    return np.where(keys[pos] == query, values[pos], default)
-
-
-def bleu_stats(table: NgramTable, n_img: int, ref_img: np.ndarray, n: int = 4) -> dict[str, np.ndarray]:
-    """Per-image sufficient statistics from an n-gram table whose first ``n_img`` sentences are
-    the candidates (one per image) and the rest references, ``ref_img[j]`` the image of reference j.
+def bleu_stats_images(t: ImageNgrams, n: int = 4) -> dict[str, np.ndarray]:
+    """Per-image sufficient statistics from an image-order n-gram table (:func:`image_ngrams`).
 
     Returns ``correct`` (n_img x n clipped matches), ``guess`` (n_img x n), ``testlen``, ``reflen``
     (closest reference length).
     """
-    testlen = table.lengths[:n_img]
-    reflens = table.lengths[n_img:]
+    n_img = t.n_img
+    L = t.table.lengths
+    testlen = L[t.cand]
     correct = np.zeros((n_img, n), dtype=np.int64)
     for k in range(n):
-        s, g, c = table.sent[k], table.gid[k], table.count[k]
-        is_ref = s >= n_img
-        # max count of each n-gram over the references of an image; rows are sorted by n-gram then
-        # sentence and references are in image order, so these keys are already sorted
-        rkey = g[is_ref] * n_img + ref_img[s[is_ref] - n_img]
-        rc = c[is_ref]
-        if rkey.size:
-            first = np.concatenate(([True], rkey[1:] != rkey[:-1]))
-            bounds = np.nonzero(first)[0]
-            ukey = rkey[bounds]
-            umax = np.maximum.reduceat(rc, bounds)
-        else:
-            ukey = umax = rkey
-        ckey = g[~is_ref] * n_img + s[~is_ref]
-        cc = c[~is_ref]
-        refmax = lookup(ukey, umax, ckey)
-        correct[:, k] = np.bincount(s[~is_ref], weights=np.minimum(cc, refmax), minlength=n_img).astype(np.int64)
+        s, c = t.table.sent[k], t.table.count[k]
+        simg, segs, cand_first = t.segments(k + 1)
+        if segs.size == 0:
+            continue
+        # per (n-gram, image): the candidate's count (first row) clipped by the largest reference count
+        refmax = np.maximum.reduceat(np.where(t.is_cand[s], 0, c), segs)
+        clipped = np.minimum(c[segs], refmax)[cand_first]
+        correct[:, k] = np.bincount(simg[segs[cand_first]], weights=clipped, minlength=n_img).astype(np.int64)
     guess = np.maximum(0, testlen[:, None] - np.arange(n)[None, :])
     # closest reference length, ties to the shorter: min over refs of (|l - testlen|, l)
+    is_ref = ~t.is_cand
+    reflens = L[is_ref]
+    ref_img = t.img[is_ref]
     big = int(reflens.max(initial=0)) + 1
     key = np.abs(reflens - testlen[ref_img]) * big + reflens
-    starts = np.nonzero(np.concatenate(([True], ref_img[1:] != ref_img[:-1])))[0]
+    starts = t.cand - np.arange(n_img)  # first reference of each image among the references
     reflen = np.minimum.reduceat(key, starts) % big
     return {"correct": correct, "guess": guess, "testlen": testlen, "reflen": reflen}
 
 
 def bleu_from_stats(stats: dict[str, np.ndarray], n: int = 4) -> tuple[list[float], np.ndarray]:
-    """(corpus BLEU-1..n, per-image array n_img x n) from :func:`bleu_stats` output."""
+    """(corpus BLEU-1..n, per-image array n_img x n) from :func:`bleu_stats_images` output."""
     correct = stats["correct"].astype(np.float64)
     guess = stats["guess"].astype(np.float64)
     testlen = stats["testlen"].astype(np.float64)
@@ -109,13 +95,8 @@ def bleu_from_stats(stats: dict[str, np.ndarray], n: int = 4) -> tuple[list[floa
 
 def bleu_scores(refs_tok: list[list[str]], cands_tok: list[str], n: int = 4) -> tuple[list[float], np.ndarray]:
     """Corpus and per-image BLEU-1..n of tokenized captions (parallel lists, one image each)."""
-    from vislang.metrics.text.ngrams import count_ngrams
-
-    n_img = len(cands_tok)
-    sents = [c.split() for c in cands_tok] + [r.split() for rs in refs_tok for r in rs]
-    ref_img = np.repeat(np.arange(n_img), [len(rs) for rs in refs_tok])
-    table = count_ngrams(sents, n)
-    return bleu_from_stats(bleu_stats(table, n_img, ref_img, n), n)
+    t = image_ngrams(list(cands_tok), [r for rs in refs_tok for r in rs], [len(rs) for rs in refs_tok], n)
+    return bleu_from_stats(bleu_stats_images(t, n), n)
 
 
 class BleuMetric(Metric):
@@ -140,7 +121,6 @@ class BleuMetric(Metric):
         self.reflen = np.zeros(0, dtype=np.int64)
 
     def update(self, refs: dict, cands: dict) -> None:
-        from vislang.metrics.text.ngrams import count_ngrams
         from vislang.metrics.text.score import prepare
 
         ids, refs_tok, cands_tok = prepare(refs, cands)
@@ -150,10 +130,8 @@ class BleuMetric(Metric):
             from vislang.errors import InputError
 
             raise InputError(f"BLEU: image id {dup[0]!r} was already added; each image is scored once")
-        n_img = len(ids)
-        sents = [c.split() for c in cands_tok] + [r.split() for rs in refs_tok for r in rs]
-        ref_img = np.repeat(np.arange(n_img), [len(rs) for rs in refs_tok])
-        st = bleu_stats(count_ngrams(sents, self.n), n_img, ref_img, self.n)
+        t = image_ngrams(cands_tok, [r for rs in refs_tok for r in rs], [len(rs) for rs in refs_tok], self.n)
+        st = bleu_stats_images(t, self.n)
         self.ids.extend(ids)
         self.correct = np.concatenate([self.correct, st["correct"]])
         self.guess = np.concatenate([self.guess, st["guess"]])

@@ -15,8 +15,10 @@ coco-caption's implementation (``cider_scorer.py``), which is the CIDEr-D varian
 * CIDEr-D(c, refs) = 10 * mean_n (sum_j sim_n(c, r_j)) / |refs|; the corpus score is the mean over
   images.
 
-Computed with arrays: the n-gram table (``ngrams.py``) gives every (sentence, n-gram, count); the
-clipped products of a candidate with each of its references are a sorted join.
+Computed with arrays: the n-gram table in image order (``ngrams.image_ngrams``) gives every
+(sentence, n-gram, count) with the rows of one (n-gram, image) contiguous, the candidate's first;
+document frequencies and the clipped products of the candidate with each reference are reductions
+over those segments.
 """
 
 from __future__ import annotations
@@ -26,69 +28,55 @@ from typing import Any
 import numpy as np
 
 from vislang.metrics.base import Metric
-from vislang.metrics.text.bleu import lookup
-from vislang.metrics.text.ngrams import NgramTable, count_ngrams
+from vislang.metrics.text.ngrams import ImageNgrams, image_ngrams
 
 SIGMA = 6.0
 
 
-def cider_from_table(table: NgramTable, n_img: int, ref_img: np.ndarray, n: int = 4,
-                     sigma: float = SIGMA) -> tuple[float, np.ndarray]:
-    """(corpus, per-image) CIDEr-D; sentences 0..n_img-1 are the candidates, the rest references
-    (``ref_img[j]`` = image of reference j, references of one image contiguous)."""
-    n_ref = ref_img.size
+def cider_from_images(t: ImageNgrams, n: int = 4, sigma: float = SIGMA) -> tuple[float, np.ndarray]:
+    """(corpus, per-image) CIDEr-D from an image-order n-gram table (:func:`image_ngrams`)."""
+    n_img = t.n_img
     ref_len = np.log(float(n_img))
-    L = table.lengths
+    L = t.table.lengths
+    is_ref = ~t.is_cand
+    ref_img = t.img[is_ref]
+    cand_of = t.cand[t.img]  # the candidate sentence of each sentence's image
     blen = np.maximum(L - 1, 0).astype(np.float64)  # bigram counts (coco-caption's "length")
-    delta = blen[:n_img][ref_img] - blen[n_img:]
+    delta = blen[t.cand][ref_img] - blen[is_ref]
     penalty = np.e ** (-(delta ** 2) / (2 * sigma ** 2))
-    nref_img = np.bincount(ref_img, minlength=n_img)
-    ref_start = np.zeros(n_img, dtype=np.int64)
-    np.cumsum(nref_img[:-1], out=ref_start[1:])
+    n_sent = L.size
     score = np.zeros((n_img, n))
     for k in range(n):
-        G = max(table.size[k], 1)
-        s, g, c = table.sent[k], table.gid[k], table.count[k]
-        is_ref = s >= n_img
-        rs, rg = s[is_ref] - n_img, g[is_ref]
-        # document frequency: number of images whose references contain the n-gram (rows are sorted
-        # by n-gram then sentence, references in image order: (n-gram, image) pairs come sorted)
-        gi = rg * n_img + ref_img[rs]
-        first = np.ones(gi.size, dtype=bool)
-        if gi.size > 1:
-            np.not_equal(gi[1:], gi[:-1], out=first[1:])
-        df = np.bincount(rg[first], minlength=G).astype(np.float64)
+        G = max(t.table.size[k], 1)
+        s, g, c = t.table.sent[k], t.table.gid[k], t.table.count[k]
+        simg, segs, cand_first = t.segments(k + 1)
+        # document frequency: the number of images whose references hold the n-gram, i.e. of the
+        # (n-gram, image) segments with a reference row
+        seg_len = np.diff(np.append(segs, s.size))
+        has_ref = seg_len > cand_first
+        df = np.bincount(g[segs[has_ref]], minlength=G).astype(np.float64)
         weight = ref_len - np.log(np.maximum(1.0, df))
         vec = c * weight[g]
-        norm = np.sqrt(np.bincount(s, weights=vec * vec, minlength=n_img + n_ref))
-        # clipped products: each candidate n-gram against each reference of its image
-        cs = s[~is_ref]
-        cv = vec[~is_ref]
-        cg = g[~is_ref]
-        reps = nref_img[cs]
-        e_idx = np.repeat(np.arange(cs.size), reps)
-        first = np.repeat(np.cumsum(reps) - reps, reps)
-        r_of = ref_start[cs][e_idx] + (np.arange(e_idx.size) - first)
-        rkey = rg * n_ref + rs  # sorted: table rows are sorted by n-gram then sentence
-        rv = lookup(rkey, vec[is_ref], cg[e_idx] * n_ref + r_of, 0.0)
-        hv = cv[e_idx]
-        acc = np.bincount(r_of, weights=np.minimum(hv, rv) * rv, minlength=n_ref)
-        nh = norm[:n_img][ref_img]
-        nr = norm[n_img:]
+        norm = np.sqrt(np.bincount(s, weights=vec * vec, minlength=n_sent))
+        # clipped products: each reference row against its segment's candidate row (if any)
+        seg_of_row = np.repeat(np.arange(segs.size), seg_len)
+        hv = np.where(cand_first, vec[segs], 0.0)[seg_of_row]
+        prod = np.where(t.is_cand[s], 0.0, np.minimum(hv, vec) * vec)
+        acc = np.bincount(s, weights=prod, minlength=n_sent)[is_ref]
+        nh = norm[cand_of][is_ref]
+        nr = norm[is_ref]
         both = (nh != 0) & (nr != 0)
         val = np.where(both, acc / np.where(both, nh * nr, 1.0), acc)
         score[:, k] = np.bincount(ref_img, weights=val * penalty, minlength=n_img)
-    per = np.mean(score, axis=1) / nref_img * 10.0
+    per = np.mean(score, axis=1) / t.nref * 10.0
     return float(np.mean(per)), per
 
 
 def cider_scores(refs_tok: list[list[str]], cands_tok: list[str], n: int = 4,
                  sigma: float = SIGMA) -> tuple[float, np.ndarray]:
     """Corpus and per-image CIDEr-D of tokenized captions (parallel lists, one image each)."""
-    n_img = len(cands_tok)
-    sents = [c.split() for c in cands_tok] + [r.split() for rs in refs_tok for r in rs]
-    ref_img = np.repeat(np.arange(n_img), [len(rs) for rs in refs_tok])
-    return cider_from_table(count_ngrams(sents, n), n_img, ref_img, n, sigma)
+    t = image_ngrams(list(cands_tok), [r for rs in refs_tok for r in rs], [len(rs) for rs in refs_tok], n)
+    return cider_from_images(t, n, sigma)
 
 
 class CiderDMetric(Metric):

@@ -13,15 +13,14 @@ big-integer update per candidate token instead of a |c| x |r| table.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
 from vislang.metrics.base import Metric
+from vislang.metrics.text.ngrams import ImageNgrams, image_ngrams
 
 BETA = 1.2
-_OTHER_SPACE = re.compile(r"[^\S ]")  # whitespace other than " "
 
 
 def lcs_length(a: list[str], b: list[str]) -> int:
@@ -79,79 +78,91 @@ def _popcount64(x: np.ndarray) -> np.ndarray:
     return ((x * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
 
 
-def rouge_l_scores(refs_tok: list[list[str]], cands_tok: list[str], beta: float = BETA,
-                   table=None) -> tuple[float, np.ndarray]:
-    """(corpus mean, per-image array) of ROUGE-L over parallel lists of tokenized captions.
+def rouge_l_scores(refs_tok: list[list[str]], cands_tok: list[str], beta: float = BETA) -> tuple[float, np.ndarray]:
+    """(corpus mean, per-image array) of ROUGE-L over parallel lists of tokenized captions."""
+    refs_flat = [r for rs in refs_tok for r in rs]
+    t = image_ngrams(list(cands_tok), refs_flat, [len(rs) for rs in refs_tok], 1)
+    return rouge_l_images(t, list(cands_tok), refs_flat, beta)
+
+
+def rouge_l_images(t: ImageNgrams, cands_tok: list[str], refs_flat: list[str],
+                   beta: float = BETA) -> tuple[float, np.ndarray]:
+    """(corpus mean, per-image array) of ROUGE-L from an image-order n-gram table
+    (:func:`~vislang.metrics.text.ngrams.image_ngrams` of ``cands_tok`` and ``refs_flat``).
 
     All (candidate, reference) pairs advance together: the bit-parallel LCS update runs on uint64
-    arrays, one step per reference position, on the word ids of the n-gram table (``table``: the
-    :func:`~vislang.metrics.text.ngrams.count_ngrams` table of candidates then references, built
-    here if not given).  Images whose captions split differently on " " than on whitespace
-    (empty captions, non-breaking spaces inside tokens), whose candidate has more than 63 tokens
-    or a reference more than 256, take the per-image path (Python integers have no width limit).
+    arrays, one step per reference position, on word ids.  Images whose captions split differently
+    on " " than on whitespace (empty captions, a non-breaking space inside a token...), whose
+    candidate has more than 63 tokens or a reference more than 256, take the per-image path
+    (Python integers have no width limit).
     """
-    from vislang.metrics.text.ngrams import count_ngrams
-
-    n_img = len(cands_tok)
-    if table is None:
-        table = count_ngrams([c.split() for c in cands_tok] + [r.split() for rs in refs_tok for r in rs], 1)
-    L = table.lengths
-    words = table.position_gid[0]
-    nref = np.fromiter((len(rs) for rs in refs_tok), dtype=np.int64, count=n_img)
-    ref_img = np.repeat(np.arange(n_img), nref)
-    cl, rl = L[:n_img], L[n_img:]
-    if _OTHER_SPACE.search("\x00".join(cands_tok)) or any(r == "" or _OTHER_SPACE.search(r)
-                                                            for rs in refs_tok for r in rs):
-        # some caption splits differently on " " (empty captions, U+00A0 inside a token...)
+    n_img = t.n_img
+    L = t.table.lengths
+    cl = L[t.cand]
+    is_ref = ~t.is_cand
+    rl = L[is_ref]
+    ref_img = t.img[is_ref]
+    if t.other_space:  # some caption splits differently on " " (empty captions, U+00A0 inside a token...)
         spaces = np.fromiter((s.count(" ") + 1 for s in cands_tok), dtype=np.int64, count=n_img)
-        rspaces = np.fromiter((r.count(" ") + 1 for rs in refs_tok for r in rs), dtype=np.int64,
-                              count=ref_img.size)
+        rspaces = np.fromiter((r.count(" ") + 1 for r in refs_flat), dtype=np.int64, count=rl.size)
         bad_ref = (rspaces != rl) | (rl > 256)
-        bad = (spaces != cl) | (cl > 63) | (np.bincount(ref_img, weights=bad_ref, minlength=n_img) > 0)
-    else:
-        bad = (cl == 0) | (cl > 63) | (np.bincount(ref_img, weights=rl > 256, minlength=n_img) > 0)
+        bad = (spaces != cl) | (cl > 63)
+    else:  # "".split(" ") is [""]: an empty caption is one empty token
+        bad_ref = (rl == 0) | (rl > 256)
+        bad = (cl == 0) | (cl > 63)
+    bad |= np.bincount(ref_img, weights=bad_ref, minlength=n_img) > 0
     per = np.zeros(n_img)
-    for i in np.nonzero(bad)[0]:
-        per[i] = rouge_l_image(cands_tok[i], refs_tok[i], beta)
+    first_ref = t.cand - np.arange(n_img)
+    for i in np.flatnonzero(bad).tolist():
+        per[i] = rouge_l_image(cands_tok[i], refs_flat[first_ref[i]:first_ref[i] + t.nref[i]], beta)
     good_ref = ~bad[ref_img]
     if not good_ref.any():
         return float(np.mean(per)), per
-    starts = np.zeros(L.size, dtype=np.int64)
-    np.cumsum(L[:-1], out=starts[1:])
-    # candidate bit masks: (image, word) -> bits of the positions holding the word
-    cand_ok = np.nonzero(~bad)[0]
-    cpos = np.repeat(starts[cand_ok], cl[cand_ok]) + (np.arange(int(cl[cand_ok].sum()))
-                                                       - np.repeat(np.cumsum(cl[cand_ok]) - cl[cand_ok], cl[cand_ok]))
-    cimg = np.repeat(cand_ok, cl[cand_ok])
-    V = int(words.max(initial=0)) + 2
-    ckey = cimg * V + words[cpos]
-    cbit = np.left_shift(np.uint64(1), (cpos - starts[cimg]).astype(np.uint64))
-    order = np.argsort(ckey, kind="stable")
-    ckey, cbit = ckey[order], cbit[order]
-    first = np.nonzero(np.concatenate(([True], ckey[1:] != ckey[:-1])))[0]
-    ukey = ckey[first]
-    umask = np.bitwise_or.reduceat(cbit, first)
-    # references as a padded word-id matrix
-    rsent = np.nonzero(good_ref)[0] + n_img
-    rimg = ref_img[good_ref]
-    rlen = L[rsent]
-    width = int(rlen.max())
-    rows = np.repeat(np.arange(rsent.size), rlen)
+    # match masks: for each word position, the bits of the positions of its image's candidate that
+    # hold the same word; the word positions sorted by (word, position) group them by (word, image)
+    # with the candidate's positions first
+    up = t.table.unigram_positions
+    sent_of_pos = np.repeat(np.arange(L.size), L)
+    s_up = sent_of_pos[up]
+    w_up = t.words[up]
+    i_up = t.img[s_up]
+    new = np.empty(up.size, dtype=bool)
+    new[0] = True
+    new[1:] = (w_up[1:] != w_up[:-1]) | (i_up[1:] != i_up[:-1])
+    runs = np.flatnonzero(new)
+    in_cand = t.is_cand[s_up] & ~bad[i_up]
+    bits = np.where(in_cand, np.left_shift(np.uint64(1), np.where(in_cand, up - t.starts[s_up], 0).astype(np.uint64)),
+                    np.uint64(0))
+    mask_at = np.empty(up.size, dtype=np.uint64)
+    mask_at[up] = np.repeat(np.bitwise_or.reduceat(bits, runs), np.diff(np.append(runs, up.size)))
+    # references (longest first, so that the references still running at step j are a prefix)
+    rsent = np.flatnonzero(is_ref)[good_ref]
+    rlen = rl[good_ref]
+    order = np.argsort(-rlen, kind="stable")
+    rsent, rlen = rsent[order], rlen[order]
+    rimg = t.img[rsent]
+    width = int(rlen[0])
+    M = np.zeros((width, rsent.size), dtype=np.uint64)  # step j: match masks of each reference's word j
     cols = np.arange(int(rlen.sum())) - np.repeat(np.cumsum(rlen) - rlen, rlen)
-    qkey = rimg[rows] * V + words[starts[rsent][rows] + cols]
-    pos = np.minimum(np.searchsorted(ukey, qkey), ukey.size - 1)
-    M = np.zeros((rsent.size, width), dtype=np.uint64)  # match masks; 0 pads the shorter references
-    M[rows, cols] = np.where(ukey[pos] == qkey, umask[pos], np.uint64(0))
+    rows = np.repeat(np.arange(rsent.size), rlen)
+    M[cols, rows] = mask_at[t.starts[rsent][rows] + cols]
     m = cl[rimg]
     full = np.left_shift(np.uint64(1), m.astype(np.uint64)) - np.uint64(1)
     v = full.copy()
-    for t in range(width):
-        u = v & M[:, t]
-        v = ((v + u) | (v - u)) & full
-    lcs = m - _popcount64(v)
+    running = rsent.size - np.searchsorted(rlen[::-1], np.arange(width), side="right")  # refs longer than j
+    for j in range(width):
+        r = int(running[j])
+        vj = v[:r]
+        u = vj & M[j, :r]
+        vj[:] = ((vj + u) | (vj - u)) & full[:r]
+    lcs = np.empty(rsent.size, dtype=np.int64)
+    lcs[order] = m - _popcount64(v)  # back in image order
+    rlen, rimg = rl[good_ref], ref_img[good_ref]
+    m = cl[rimg]
     prec = lcs / m.astype(np.float64)
     rec = lcs / rlen.astype(np.float64)
-    bounds = np.nonzero(np.concatenate(([True], rimg[1:] != rimg[:-1])))[0]
+    # per image: max precision and max recall over its references
+    bounds = np.flatnonzero(np.concatenate(([True], rimg[1:] != rimg[:-1])))
     pmax = np.maximum.reduceat(prec, bounds)
     rmax = np.maximum.reduceat(rec, bounds)
     b2 = beta ** 2

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Iterable
 
-import numpy as np
 
 from vislang.errors import ConfigError, InputError, VislangError
 from vislang.metrics.base import provenance
@@ -21,11 +20,11 @@ from vislang.metrics.base import provenance
 # Imported with the package rather than inside score_captions: importing them (numpy included) is
 # a one-off cost of the process, not of a scoring call.  (benchmarks/caption_metrics.py times
 # the imports separately from the first call.)
-from vislang.metrics.text.bleu import bleu_from_stats, bleu_stats
-from vislang.metrics.text.cider import cider_from_table
-from vislang.metrics.text.ngrams import count_ngrams
-from vislang.metrics.text.rouge import rouge_l_scores
-from vislang.metrics.text.tokenizer import ptb_tokenize, ptb_tokenize_split
+from vislang.metrics.text.bleu import bleu_from_stats, bleu_stats_images
+from vislang.metrics.text.cider import cider_from_images
+from vislang.metrics.text.ngrams import image_ngrams
+from vislang.metrics.text.rouge import rouge_l_images
+from vislang.metrics.text.tokenizer import ptb_tokenize
 
 #: metric name accepted in ``metrics`` -> the result keys it produces.
 METRICS = {
@@ -55,6 +54,11 @@ def validate(refs: Any, cands: Any) -> list:
                          "{image_id: caption}")
     if not cands:
         raise InputError("captions: no candidate captions to score")
+    rs_all = refs.values()
+    if (refs.keys() == cands.keys() and set(map(type, cands.values())) == {str}
+            and set(map(type, rs_all)) <= {list, tuple} and min(map(len, rs_all)) > 0
+            and set(map(type, chain.from_iterable(rs_all))) == {str}):
+        return list(refs)  # all fine (checked in C); otherwise find the culprit below
     missing = [i for i in cands if i not in refs]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -81,23 +85,32 @@ def validate(refs: Any, cands: Any) -> list:
     return list(refs)
 
 
-def tokenize_pair(refs: dict, cands: dict, ids: list, with_words: bool = False):
+def tokenize_flat(refs: dict, cands: dict, ids: list) -> tuple[list[str], list[str], list[int]]:
     """PTB-tokenize references and candidates as pycocoevalcap does: one tokenizer call for all
     references (image order, then caption order) and one for all candidates.
 
-    Returns ``(refs_tok, cands_tok)`` and, with ``with_words``, the word lists of the candidates
-    followed by those of all references (the sentences BLEU and CIDEr count).
+    Returns ``(refs_tok_flat, cands_tok, nref)``: every image's tokenized references concatenated,
+    the tokenized candidates, the number of references of each image.
     """
-    flat, flat_words = ptb_tokenize_split([r for i in ids for r in refs[i]])
-    refs_tok, k = [], 0
-    for i in ids:
-        n = len(refs[i])
-        refs_tok.append(flat[k:k + n])
+    rs = list(map(refs.__getitem__, ids))
+    refs_flat = ptb_tokenize(list(chain.from_iterable(rs)))
+    cands_tok = ptb_tokenize(list(map(cands.__getitem__, ids)))
+    return refs_flat, cands_tok, list(map(len, rs))
+
+
+def _group(flat: list, nref: list[int]) -> list[list]:
+    """``flat`` cut into consecutive lists of ``nref[i]`` items."""
+    out, k = [], 0
+    for n in nref:
+        out.append(flat[k:k + n])
         k += n
-    cands_tok, cand_words = ptb_tokenize_split([cands[i] for i in ids])
-    if with_words:
-        return refs_tok, cands_tok, cand_words + flat_words
-    return refs_tok, cands_tok
+    return out
+
+
+def tokenize_pair(refs: dict, cands: dict, ids: list) -> tuple[list[list[str]], list[str]]:
+    """:func:`tokenize_flat` with the references grouped per image: ``(refs_tok, cands_tok)``."""
+    refs_flat, cands_tok, nref = tokenize_flat(refs, cands, ids)
+    return _group(refs_flat, nref), cands_tok
 
 
 def prepare(refs: dict, cands: dict) -> tuple[list, list[list[str]], list[str]]:
@@ -162,15 +175,13 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
 def _score(refs, cands, metrics, per_item, train_captions) -> dict[str, Any]:
     wanted = normalize_metrics(metrics)
     ids = validate(refs, cands)
-    refs_tok, cands_tok, sents = tokenize_pair(refs, cands, ids, with_words=True)
+    refs_flat, cands_tok, nref = tokenize_flat(refs, cands, ids)
     out: dict[str, Any] = {}
     per: dict[str, dict] = {}
     if "bleu" in wanted or "cider_d" in wanted or "rouge_l" in wanted:
-        n_img = len(ids)
-        ref_img = np.repeat(np.arange(n_img), [len(rs) for rs in refs_tok])
-        table = count_ngrams(sents, 4)
+        t = image_ngrams(cands_tok, refs_flat, nref, 4)
         if "bleu" in wanted:
-            corpus, pb = bleu_from_stats(bleu_stats(table, n_img, ref_img, 4), 4)
+            corpus, pb = bleu_from_stats(bleu_stats_images(t, 4), 4)
             for k in range(4):
                 out[f"Bleu_{k + 1}"] = corpus[k]
                 per[f"Bleu_{k + 1}"] = dict(zip(ids, pb[:, k].tolist()))
@@ -180,15 +191,16 @@ def _score(refs, cands, metrics, per_item, train_captions) -> dict[str, Any]:
         except ImportError as exc:
             raise VislangError(f"METEOR is unavailable in this installation ({exc}); "
                                "leave 'meteor' out of the metrics") from None
+        refs_tok = _group(refs_flat, nref)
         m_corpus, m_per = meteor_score(dict(zip(ids, refs_tok)), dict(zip(ids, cands_tok)))
         out["METEOR"] = float(m_corpus)
         per["METEOR"] = {i: float(m_per[i]) for i in ids}
     if "rouge_l" in wanted:
-        r_corpus, pr = rouge_l_scores(refs_tok, cands_tok, table=table)
+        r_corpus, pr = rouge_l_images(t, cands_tok, refs_flat)
         out["ROUGE_L"] = r_corpus
         per["ROUGE_L"] = dict(zip(ids, pr.tolist()))
     if "cider_d" in wanted:
-        c_corpus, pc = cider_from_table(table, len(ids), ref_img, 4)
+        c_corpus, pc = cider_from_images(t, 4)
         out["CIDEr"] = c_corpus
         per["CIDEr"] = dict(zip(ids, pc.tolist()))
     if "diversity" in wanted:
@@ -202,7 +214,7 @@ def _score(refs, cands, metrics, per_item, train_captions) -> dict[str, Any]:
         for key, values in div_per.items():
             per[key] = dict(zip(ids, values))
     out["n_images"] = len(ids)
-    out["n_references"] = int(sum(len(rs) for rs in refs_tok))
+    out["n_references"] = len(refs_flat)
     out["provenance"] = provenance(
         metric="captions", metrics=wanted,
         tokenizer="PTB tokenization of Stanford CoreNLP 3.4.1 as pycocoevalcap runs it (pure Python)",

@@ -34,6 +34,8 @@ from itertools import accumulate, repeat
 import unicodedata
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from vislang.errors import InputError
 
 #: Tokens pycocoevalcap removes after tokenization (pycocoevalcap/tokenizer/ptbtokenizer.py).
@@ -43,11 +45,30 @@ PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB
                           ".", "?", "!", ",", ":", "-", "--", "...", ";"])
 
 # ----------------------------------------------------------------------------------------------
-# Fast path: "simple" captions -- ASCII letters, spaces, "." and ",", where no "." is followed by a
-# letter or ",", no one-letter word or abbreviation is followed by ".", and no word is an
-# assimilation ("gonna" -> "gon na").  For such text every lexer rule gives the words themselves
-# (WORD; the ABBREV4/ACRO rules with a trailing space give the same text) and "." / "," / "..."
-# tokens, which pycocoevalcap then removes; and the result does not depend on the next caption.
+# Fast path: "simple" captions, whose tokens are provably their space-separated words once the
+# punctuation tokens pycocoevalcap removes are dropped, and do not depend on the next caption.
+# A line is simple when (checked in bulk, over all captions joined by newlines):
+#
+# * it holds only ASCII letters and digits, spaces and . , ' " - ! ? ; : (_BAD_CHAR);
+# * no "." "!" "?" is followed by a letter or "," (WORD's [.!?]LETTER continuation as in "x.y" or
+#   "yahoo!com"; "x.," is one token by the word-dot rules); no "." "," ":" is followed by a digit
+#   (NUMBER: 3.5 1,000 .5 :30); no digit is followed by a space or "-" and a digit (PHONE, FRAC:
+#   "555 1234"); "!" "?" ";" ":" stand after a letter, digit or space and before a space or the line
+#   end (so no "?!" "!!" or smiley, no ".;" of the word-dot rules, no ":30");
+# * no one-letter word or abbreviation is followed by "." (ACRONYM, ABBREV1-4, the pty./co. rules:
+#   the token would keep its "." or look at the next caption);
+# * no assimilation ("gonna" -> "gon na", "cannot" -> "can not"; any case) occurs, even inside a word;
+# * if it has "'" or "-": every chunk between spaces and double quotes is a word of letters (a
+#   hyphenated word is one token, HTHING), a word with a clitic ('s 'm 'd 're 've 'll: two tokens,
+#   WORD/REDAUX), a clitic alone (after a space or quote REDAUX with its one-character context beats
+#   the quote rule, tie included: "'s" "'ll"), or letters and digits (WORD or THING, one token),
+#   each optionally followed by one of . , ! ? ; :, or a run of "." and ",", or one of ! ? ; : (_CHUNK).
+#
+# For such text every lexer rule gives the words themselves (WORD, THING, NUMBER, HTHING; the
+# ABBREV4/ACRO rules with a trailing space give the same text) plus "'s"-type clitics split off, and
+# one-character tokens . , ! ? ; : `` '' (a run of dots "..." is one token, normalised to "...")
+# which pycocoevalcap removes.  tests/metrics/text/test_text_tokenizer.py checks the fast path against
+# the full lexer on every Flickr8k caption and on random captions built from the characters above.
 _ASSIM = frozenset(["cannot", "gonna", "gotta", "lemme", "gimme", "wanna"])
 #: Every word w for which "w." may be one token or change the tokens around it (ABBREV1,
 #: ABBREV2/ABBREV4, ABBREV3 and the pty./co. rules of the grammar), lower-cased.
@@ -61,23 +82,35 @@ pvt capt st ste ave pres lieut hon brig cmdr comdr pfc spc supt supts det mt ft 
 insp mlle mme msgr sfc vs alex wm jos cie cf treas ph invt elec natl mfg mtg dept
 ca fig figs prop no nos art pp op
 """.split())
-#: What disqualifies a line from the fast path (besides a one-letter word or an abbreviation
-#: before "." and an assimilation, checked apart).
-_BAD_CHAR = re.compile(r"[^A-Za-z .,\n'\"-]")
-#: Lines with "'" or "-" are fast only if every chunk (between spaces and double quotes) is a word,
-#: a hyphenated word (one token: HTHING) or a word with a clitic ('s 'm 'd 're 've 'll: two tokens,
-#: WORD/REDAUX), optionally followed by "." or ",", or a run of "." and ",".  A double quote is always
-#: a token of its own (`` or ''), which pycocoevalcap removes.
-_CHUNK = re.compile(r"(?:[A-Za-z]+(?:-[A-Za-z]+)*(?:'(?:[sSmMdD]|[rR][eE]|[vV][eE]|[lL][lL]))?[.,]?|[.,]+)")
-_CHUNK_SPLIT = re.compile(r'[ "]+')
-_CLITIC = re.compile(r"(?<=[a-z])'")
-_APOS_HYPHEN = re.compile(r"['-]")
-_BAD_DOT = re.compile(r"\.[A-Za-z,]")
-_ASSIM_RE = re.compile(r"\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b")
-#: An ASCII letter followed by "." (then the whole letter run before the "." is looked at).
-_LETTER_DOT = re.compile(r"[A-Za-z]\.")
-_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_DROP_PUNCT = str.maketrans('.,"', "   ")
+_CLITIC_RE = r"'(?:[sSmMdD]|[rR][eE]|[vV][eE]|[lL][lL])"
+_CHUNK = (r"(?:(?:[A-Za-z]+(?:-[A-Za-z]+)*(?:" + _CLITIC_RE + r")?|" + _CLITIC_RE + r"|[A-Za-z0-9]+)[.,!?;:]?"
+          r"|[.,]+|[!?;:])")
+#: A whole line of such chunks between spaces and double quotes (atomic groups: no backtracking).
+_CHUNK_LINE = re.compile(r'[ "]*+(?>' + _CHUNK + r'(?:[ "]++|\Z))*+')
+_DROP_PUNCT = str.maketrans('.,"!?;:', "       ")
+
+# Character classes of the bulk checks (a lookup table over bytes; any other character is _BAD).
+# (Letters and spaces first, ! ? ; : last: the checks test "> _SP" and ">= _EXCL".)
+_LET, _SP, _BAD, _DIG, _NL, _DOT, _COMMA, _APOS, _QUOT, _HYPH, _EXCL, _QUES, _SEMI, _COLON = range(14)
+_CLASS = np.full(256, _BAD, dtype=np.uint8)
+_CLASS[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)] = _LET
+_CLASS[np.frombuffer(b"0123456789", np.uint8)] = _DIG
+for _ch, _c in zip(b" \n.,'\"-!?;:", (_SP, _NL, _DOT, _COMMA, _APOS, _QUOT, _HYPH, _EXCL, _QUES, _SEMI, _COLON)):
+    _CLASS[_ch] = _c
+#: Lower-case letter number (a=1 .. z=26) of each byte, 0 for anything else.
+_LETNUM = np.zeros(256, dtype=np.int64)
+_LETNUM[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.arange(1, 27)
+_LETNUM[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)] = np.arange(1, 27)
+
+
+def _word_key(word: str) -> int:
+    """Base-27 number of a lower-case ASCII word (first letter lowest), as :func:`_run_keys` computes it."""
+    return sum((ord(ch) - 96) * 27 ** k for k, ch in enumerate(word))
+
+
+_ABBREV_KEYS = np.array(sorted(_word_key(w) for w in _ABBREV_WORDS), dtype=np.int64)
+_ASSIM_KEYS = np.array(sorted(_word_key(w) for w in _ASSIM), dtype=np.int64)
+_ASSIM_TAILS = np.array(sorted({_word_key(w[-3:]) for w in _ASSIM}), dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,30 +157,37 @@ def _soft(tok: str) -> str:
 _FAST = re.compile("([A-Za-z]+)(?=[ \t\n]|\\Z)|[ \t][ \t\u00a0\u2000-\u200a\u3000]*")
 
 
-_dispatch: dict[str, list] = {}
-_firsts: list = []
+_dispatch: dict[tuple[str, bool], list] = {}
+_firsts: dict[bool, list] = {}
 
 
-def _candidates(ch: str) -> list:
-    """The (pattern, action) pairs, in rule order, whose match can begin with ``ch`` (memoised)."""
-    cand = _dispatch.get(ch)
+def _candidates(ch: str, ascii_only: bool) -> list:
+    """The (pattern, action) pairs, in rule order, whose match can begin with ``ch`` (memoised);
+    ``ascii_only``: from the rule table for all-ASCII text (see ``_ptb_rules.build_rules``)."""
+    cand = _dispatch.get((ch, ascii_only))
     if cand is None:
-        if not _firsts:
+        firsts = _firsts.get(ascii_only)
+        if firsts is None:
             from vislang.metrics.text._ptb_rules import build_rules
 
-            for _name, pats, action, firsts in build_rules():
-                for pat, first in zip(pats, firsts):
-                    _firsts.append((first, pat, action))
+            firsts = _firsts[ascii_only] = [(first, pat, action) for _name, pats, action, fs in build_rules(ascii_only)
+                                            for pat, first in zip(pats, fs)]
         # the rule patterns are compiled here, for the characters that actually begin a token
-        cand = [(pat.compile(), action) for first, pat, action in _firsts if first.match(ch)]
-        _dispatch[ch] = cand
+        if ascii_only:  # first characters as sets
+            cand = [(pat.compile(), action) for first, pat, action in firsts if ch in first]
+        else:
+            cand = [(pat.compile(), action) for first, pat, action in firsts if first.match(ch)]
+        _dispatch[ch, ascii_only] = cand
     return cand
 
 
-def _lex(text: str, end: int) -> list[str]:
-    """Raw (not lower-cased) tokens starting before ``end`` in ``text`` (text[end:] is context)."""
+def _lex(text: str, end: int, ascii_only: bool | None = None) -> list[str]:
+    """Raw (not lower-cased) tokens starting before ``end`` in ``text`` (text[end:] is context).
+    ``ascii_only``: use the rule table for ASCII text (by default when ``text`` is ASCII)."""
     toks: list[str] = []
     pos = 0
+    if ascii_only is None:
+        ascii_only = text.isascii()
     while pos < end:
         m = _FAST.match(text, pos)
         if m is not None:  # spaces, or an ASCII word followed by a space / line end (see _FAST)
@@ -162,7 +202,7 @@ def _lex(text: str, end: int) -> list[str]:
                 continue
         best_len = 0
         best = None
-        for pat, action in _candidates(text[pos]):
+        for pat, action in _candidates(text[pos], ascii_only):
             m = pat.match(text, pos)
             if m is not None:
                 if action == "dupdot_up":  # SENTEND's [:uppercase:] (Java Character.isUpperCase)
@@ -283,6 +323,12 @@ def _check(captions: Sequence) -> list[str]:
     return out
 
 
+def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[str]]]:
+    """:func:`ptb_tokenize` plus each result split on whitespace (what BLEU and CIDEr count)."""
+    out = ptb_tokenize(captions)
+    return out, [t.split() for t in out]
+
+
 def ptb_tokenize(captions: Iterable[str]) -> list[str]:
     """Tokenize captions exactly as one call of pycocoevalcap's ``PTBTokenizer`` does.
 
@@ -291,67 +337,109 @@ def ptb_tokenize(captions: Iterable[str]) -> list[str]:
     The result for a caption may depend on the caption after it (see the module docstring), as in
     pycocoevalcap; to reproduce a pycocoevalcap run, pass the captions in the order it sees them.
     """
-    return ptb_tokenize_split(captions)[0]
-
-
-def ptb_tokenize_split(captions: Iterable[str]) -> tuple[list[str], list[list[str]]]:
-    """:func:`ptb_tokenize` plus each result split on whitespace (what BLEU and CIDEr count)."""
     lines = _check(captions if isinstance(captions, str) else list(captions))
     n = len(lines)
     if n == 0:
-        return [], []
-    # Fast path, in bulk: find the lines that are not "simple" (see the comments above _ASSIM).
+        return []
     text = "\n".join(lines)
     if text.count("\n") != n - 1:  # a caption with a newline: it becomes a space
         lines = [c.replace("\n", " ") for c in lines]
         text = "\n".join(lines)
-    starts = list(accumulate([len(line) + 1 for line in lines[:-1]], initial=0))
-    slow = set()
-    for m in _BAD_CHAR.finditer(text):
-        slow.add(bisect_right(starts, m.start()) - 1)
-    for m in _BAD_DOT.finditer(text):
-        slow.add(bisect_right(starts, m.start()) - 1)
-    for m in _LETTER_DOT.finditer(text):  # a word before "." (lines with other word characters are slow already)
-        end = m.start() + 1
-        beg = end - 1
-        while beg > 0 and text[beg - 1] in _ASCII_LETTERS:
-            beg -= 1
-        if end - beg == 1 or text[beg:end].lower() in _ABBREV_WORDS:
-            slow.add(bisect_right(starts, beg) - 1)
-    for m in _APOS_HYPHEN.finditer(text):
-        i = bisect_right(starts, m.start()) - 1
-        if i not in slow:
-            for chunk in _CHUNK_SPLIT.split(lines[i]):
-                if chunk and not _CHUNK.fullmatch(chunk):
-                    slow.add(i)
-                    break
-    low = text.lower().translate(_DROP_PUNCT).split("\n")
-    for i, lw in enumerate(low):
-        if ("nna" in lw or "tta" in lw or "mme" in lw or "cannot" in lw) and _ASSIM_RE.search(lw):
-            slow.add(i)
-    out = []
-    words = []
-    for i, line in enumerate(lines):
-        if i not in slow:
-            lw = low[i]
-            if "'" in lw:
-                lw = _CLITIC.sub(" '", lw)
-            w = lw.split()
-            words.append(w)
-            out.append(" ".join(w))
-            continue
+    low = text.lower()
+    slow = _slow_lines(text, lines, low)
+    # Fast lines in bulk: lower-case, punctuation tokens to spaces, clitics split off, words joined.
+    low = low.translate(_DROP_PUNCT)
+    if "'" in low:
+        low = low.replace("'", " '")  # in a fast line every "'" begins a clitic
+    out = list(map(" ".join, map(str.split, low.split("\n"))))
+    for i in sorted(slow):
         # What follows this caption in the Java input: a newline and the next captions (or EOF).
         follow = ""
         j = i + 1
         while j < n and len(follow) < _CTX:
             follow += "\n" + lines[j]
             j += 1
-        follow = follow[:_CTX]
-        line_j = _JAVA_NL.sub(" ", line)  # documented difference: keep one output line per caption
-        t = _tokenize_line(line_j, follow)
-        out.append(t)
-        words.append(t.split())
-    return out, words
+        line_j = _JAVA_NL.sub(" ", lines[i])  # documented difference: keep one output line per caption
+        out[i] = _tokenize_line(line_j, follow[:_CTX])
+    return out
+
+
+def _slow_lines(text: str, lines: list[str], low: str) -> set[int]:
+    """Indices of the lines of ``text`` (``lines`` joined by newlines; ``low``: ``text.lower()``) that
+    are not simple (see the comments above ``_ASSIM``) and go through the full lexer.
+
+    Checked with arrays: every position holding something other than a letter or a space is looked
+    at, with its neighbours."""
+    if text.isascii():
+        b = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:  # one array element per code point; all non-ASCII characters are _BAD
+        b = np.minimum(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), 128).astype(np.uint8)
+    n = b.size
+    # c[k + 1] is the class of text[k]; a newline before the text and two after it
+    c = np.empty(n + 3, dtype=np.uint8)
+    c[0] = c[n + 1] = c[n + 2] = _NL
+    np.take(_CLASS, b, out=c[1:n + 1])
+    q = np.flatnonzero(c[1:n + 1] > _SP)  # not a letter or space (newlines, digits and punctuation too)
+    cur, nxt, nxt2, prev = c[q + 1], c[q + 2], c[q + 3], c[q]
+    prev_ok = (prev == _LET) | (prev == _DIG) | (prev == _SP) | (prev == _NL)
+    bad = cur == _BAD
+    # "." "!" "?" before a letter or ","; "." "," ":" before a digit (NUMBER, WORD's [.!?]LETTER, word-dot)
+    bad |= ((cur == _DOT) | (cur == _EXCL) | (cur == _QUES)) & ((nxt == _LET) | (nxt == _COMMA))
+    bad |= ((cur == _DOT) | (cur == _COMMA) | (cur == _COLON)) & (nxt == _DIG)
+    # a digit, a space or "-", a digit (PHONE, FRAC)
+    bad |= (cur == _DIG) & ((nxt == _SP) | (nxt == _HYPH)) & (nxt2 == _DIG)
+    # ! ? ; : only after a letter, digit or space and before a space or the line end
+    bad |= (cur >= _EXCL) & (((nxt != _SP) & (nxt != _NL)) | ~prev_ok)
+    where = [q[bad]]
+    # a one-letter word or an abbreviation (the whole run of letters) before "."
+    p = q[(cur == _DOT) & (prev == _LET)] - 1
+    if p.size:
+        keys, length = _run_keys(b, c, p, 7)
+        where.append(p[(length == 1) | ((length <= 7) & _isin(keys, _ABBREV_KEYS))])
+    # an assimilation ("gonna" etc., any case; conservatively also inside a longer word)
+    nl = q[cur == _NL]
+    slow = set(np.searchsorted(nl, np.concatenate(where)).tolist())
+    present = [w for w in _ASSIM if w in low]
+    if present and len(low) != n:  # lower-casing moved positions (non-ASCII text): line by line
+        slow.update(i for i, line in enumerate(low.split("\n")) if any(w in line for w in present))
+    elif present:
+        hits = []
+        for w in present:
+            k = low.find(w)
+            while k >= 0:
+                hits.append(k)
+                k = low.find(w, k + 1)
+        slow.update(np.searchsorted(nl, hits).tolist())
+    # lines with "'" or "-": every chunk must be simple
+    ah = q[(cur == _APOS) | (cur == _HYPH)]
+    if ah.size:
+        line_ok = _CHUNK_LINE.fullmatch
+        for i in np.unique(np.searchsorted(nl, ah)).tolist():
+            if i not in slow and not line_ok(lines[i]):
+                slow.add(i)
+    return slow
+
+
+def _isin(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(table, keys), table.size - 1)
+    return table[pos] == keys
+
+
+def _run_keys(b: np.ndarray, c: np.ndarray, ends: np.ndarray, cap: int, alnum: bool = False):
+    """For runs of letters (or letters and digits) ending at text positions ``ends``: their length
+    (counted up to ``cap + 1``) and the base-27 key of their last ``cap`` characters, lower-cased,
+    digits as 0 (the key of the whole run when it has at most ``cap`` characters)."""
+    length = np.ones(ends.size, dtype=np.int64)
+    live = np.ones(ends.size, dtype=bool)
+    for k in range(1, cap + 1):  # look back k characters: text[e - k] is c[e - k + 1]
+        cls = c[ends - k + 1]
+        live &= (cls == _LET) | (cls == _DIG) if alnum else (cls == _LET)
+        length += live
+    start = ends - np.minimum(length, cap) + 1
+    keys = np.zeros(ends.size, dtype=np.int64)
+    for k in range(cap):  # first letter lowest
+        keys += np.where(start + k <= ends, _LETNUM[b[np.minimum(start + k, ends)]], 0) * 27 ** k
+    return keys, length
 
 
 def tokenize(caption: str) -> list[str]:
