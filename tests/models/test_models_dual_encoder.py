@@ -90,3 +90,22 @@ def test_unknown_pooling_is_refused():
         _model(image_pool="max")
     with pytest.raises(ValueError):
         _model(text_pool="last")
+
+
+def test_pair_loss_hand_worked():
+    from vislang.models.dual_encoder import pair_loss
+
+    def sp(x):
+        return math.log1p(math.exp(x))
+
+    img = torch.eye(2)
+    txt = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    # cosines: image0-text0 1, image1-text1 0.8, image0-text1 0.6, image1-text0 0; scale 2
+    mirror = (torch.tensor([0]), torch.tensor([1]))
+    want = [sp(2 * (0 - 1)), sp(2 * (0.6 - 0.8)), sp(2 * (0.6 - 1)), sp(2 * (0 - 0.8))]
+    assert pair_loss(img, txt, 2.0, mirror_pairs=mirror).item() == pytest.approx(sum(want) / 4)
+    # a foil [0.8, 0.6] of caption 1: image 1 scores it 0.6 against the true 0.8
+    hard = torch.tensor([[0.8, 0.6]])
+    got = pair_loss(img, txt, 2.0, hard, torch.tensor([1]), mirror).item()
+    assert got == pytest.approx((sum(want) + sp(2 * (0.6 - 0.8))) / 5)
+    assert pair_loss(img, txt, 2.0).item() == 0.0

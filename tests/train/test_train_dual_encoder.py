@@ -11,7 +11,10 @@ from vislang.errors import InputError
 from vislang.train.dual_encoder import embed, load_dual_encoder, step_captions
 
 TINY = ["--data", "scenes", "--n-train", "48", "--n-val", "16", "--batch-size", "16", "--size", "32",
-        "--embed-dim", "16", "--hard-negatives", "--threads", "1", "--quiet"]
+        "--embed-dim", "16", "--hard-negatives", "--threads", "1", "--quiet",
+        # the shipped recipe's options: mirrored pairs, backwards-relation foils, the two-way loss, attention towers
+        "--mirror", "0.5", "--hard-relation", "0.5", "--pair-weight", "1", "--image-pool", "attention",
+        "--text-pool", "first"]
 
 
 @pytest.fixture(scope="module")

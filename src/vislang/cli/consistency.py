@@ -51,6 +51,8 @@ def register(commands) -> None:
     p.add_argument("--mirror", type=float, metavar="P",
                    help="scenes: each multi-object image's mirrored scene (a relation turned round) joins the batch "
                         "with probability P, as its own image-caption pair (default 0; shipped recipe 0.5)")
+    p.add_argument("--pair-weight", type=float, metavar="W",
+                   help="weight of the two-way loss on foils and mirrored pairs, added to InfoNCE (default 0)")
     p.add_argument("--image-pool", choices=["flatten", "attention"],
                    help="image tower: 'flatten' (4x4 grid -> MLP, default) or 'attention' (8x8 tokens -> Transformer)")
     p.add_argument("--image-layers", type=int, help="Transformer layers of the attention image tower (default 2)")

@@ -201,3 +201,34 @@ def info_nce(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: torch.Tenso
     target = torch.arange(len(image_emb), device=image_emb.device)
     i2t = logits if hard_emb is None else torch.cat([logits, scale * image_emb @ hard_emb.t()], dim=1)
     return 0.5 * (F.cross_entropy(i2t, target) + F.cross_entropy(logits.t(), target))
+
+
+def pair_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: torch.Tensor | float,
+              hard_emb: torch.Tensor | None = None, hard_owner: torch.Tensor | None = None,
+              mirror_pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Two-way contrasts that InfoNCE dilutes among the whole batch: the mean over all of them of
+    ``-log(e^{s a} / (e^{s a} + e^{s b}))`` = ``softplus(s (b - a))``, ``a`` the true pair's cosine and
+    ``b`` the hard one's.
+
+    * foils: image ``hard_owner[k]`` against its caption and its foil ``hard_emb[k]``;
+    * mirrored pairs ``(p, q)`` (rows p and q are a scene and its mirror): caption p prefers image p
+      to image q, image p prefers caption p to caption q, and the same for q (four terms a pair).
+
+    This is NegCLIP's idea (Yuksekgonul et al. 2023, "When and why vision-language models behave like
+    bags-of-words") made pairwise, so each hard case gets a gradient of order one, not ``1 / batch``.
+    Zero (a tensor) when there is nothing to contrast.
+    """
+    pos = scale * (image_emb * text_emb).sum(-1)
+    terms = []
+    if hard_emb is not None and len(hard_emb):
+        owner = hard_owner if hard_owner is not None else torch.arange(len(hard_emb), device=hard_emb.device)
+        terms.append(F.softplus(scale * (image_emb[owner] * hard_emb).sum(-1) - pos[owner]))
+    if mirror_pairs is not None and len(mirror_pairs[0]):
+        p, q = mirror_pairs
+        img_p_txt_q = scale * (image_emb[p] * text_emb[q]).sum(-1)
+        img_q_txt_p = scale * (image_emb[q] * text_emb[p]).sum(-1)
+        terms += [F.softplus(img_q_txt_p - pos[p]), F.softplus(img_p_txt_q - pos[q]),   # captions choose images
+                  F.softplus(img_p_txt_q - pos[p]), F.softplus(img_q_txt_p - pos[q])]   # images choose captions
+    if not terms:
+        return pos.sum() * 0.0
+    return torch.cat(terms).mean()

@@ -29,7 +29,7 @@ import torch
 from vislang.data.vocab import Vocab
 from vislang.errors import ConfigError, InputError, ResourceNotFound
 from vislang.fileio import atomic_write
-from vislang.models.dual_encoder import DualEncoder, DualEncoderConfig, info_nce
+from vislang.models.dual_encoder import DualEncoder, DualEncoderConfig, info_nce, pair_loss
 from vislang.progress import info, progress
 from vislang.seeding import seed_everything
 from vislang.train import loop
@@ -65,6 +65,7 @@ class DualTrainConfig:
     hard_negatives: bool = False
     hard_relation: float = 0.0            # share of multi-object foils that swap a relation's direction
     mirror: float = 0.0                   # share of a step's images joined by their mirrored scene (scenes only)
+    pair_weight: float = 0.0              # weight of the two-way foil / mirror loss (models.dual_encoder.pair_loss)
     image_pool: str = "flatten"           # image tower: "flatten" or "attention" (see models/dual_encoder.py)
     image_layers: int = 2
     text_pool: str = "mean"               # text tower readout: "mean" or "first"
@@ -174,6 +175,15 @@ def mirror_indices(idx: list[int], has_mirror: torch.Tensor, share: float, seed:
     return [i for i, u in zip(idx, draw) if bool(has_mirror[i]) and u < share]
 
 
+def _foil_owners(caps: list[str], foils: list[str]) -> list[int]:
+    """The caption each foil of :func:`step_captions` was made from (captions outside the scene grammar get none)."""
+    if len(foils) == len(caps):
+        return list(range(len(caps)))
+    from vislang.data.scene_text import parse_caption
+
+    return [k for k, c in enumerate(caps) if parse_caption(c) is not None]
+
+
 def _checked(cfg: DualTrainConfig) -> None:
     if cfg.steps < 1 or cfg.batch_size < 2:
         raise ConfigError(f"--steps {cfg.steps} / --batch-size {cfg.batch_size}: need >= 1 step and >= 2 images a step")
@@ -232,11 +242,17 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
         idx = sampler.indices(step).tolist()
         caps, foils = step_captions(data.train_refs, idx, cfg.seed, step, cfg.hard_negatives, cfg.hard_relation)
         images = data.train_images[idx]
+        owners = _foil_owners(caps, foils)
+        pairs = None
         if mirror is not None:
             m_idx = mirror_indices(idx, mirror[2], cfg.mirror, cfg.seed, step)
             if m_idx:
+                chosen = set(m_idx)
+                pairs = (torch.tensor([j for j, i in enumerate(idx) if i in chosen]),
+                         torch.arange(len(idx), len(idx) + len(m_idx)))
                 m_caps, m_foils = step_captions(mirror[1], m_idx, cfg.seed, step + 1_000_003, cfg.hard_negatives,
                                                 cfg.hard_relation)
+                owners = owners + [len(idx) + k for k in _foil_owners(m_caps, m_foils)]
                 caps, foils = caps + m_caps, foils + m_foils
                 images = torch.cat([images, mirror[0][m_idx]])
         for g in opt.param_groups:
@@ -246,6 +262,10 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
         hard = vocab.encode_batch(foils, cfg.max_len).to(dist.device) if foils else None
         img, txt, hrd = ddp(images, tokens, hard)
         loss = info_nce(img, txt, model.scale(), hrd)
+        if cfg.pair_weight:
+            owner = torch.tensor(owners, dtype=torch.long, device=dist.device)
+            loss = loss + cfg.pair_weight * pair_loss(img, txt, model.scale(), hrd, owner,
+                                                      None if pairs is None else tuple(x.to(dist.device) for x in pairs))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip:
