@@ -88,88 +88,166 @@ def faithfulness(images: torch.Tensor, captions: list[str]) -> dict[str, float]:
             "relation_correct": float(np.mean(rel)) if rel else float("nan"), "n_relation": len(rel)}
 
 
-def train_for(cfg, out: Path, seconds: float, threads: int) -> dict:
-    """Train on the CPU for about ``seconds``: 20 timed steps, then resume to the step count that fits."""
+def train_for(cfg, out: Path, cpu_seconds: float, threads: int) -> dict:
+    """Train on the CPU until the training steps have used ``cpu_seconds`` of this process's CPU time.
+
+    CPU time (``time.process_time``, all threads of the process), not wall time: on a loaded shared
+    machine the run takes longer but buys the same steps.  Set-up (rendering the scenes) is not counted.
+    A run stopped early (its ``bench_progress.json`` says how much CPU time its steps used) is resumed
+    for the rest of the budget; resume is bitwise exact, so the split run equals a straight one.
+    """
     from vislang.train.gan import train
 
-    warm = 20
+    progress_file = out / "bench_progress.json"
+    done = json.loads(progress_file.read_text()) if progress_file.exists() else {"cpu_seconds": 0.0, "wall_seconds": 0.0,
+                                                                                 "segments": 0}
     t = time.perf_counter()
-    rec = train(cfg.__class__(**{**cfg.__dict__, "steps": warm, "log_every": 10}), out, device="cpu", threads=threads)
-    per_step = cfg.batch_size / rec["img_per_s"]  # the last 10 steps, without set-up
-    total = max(warm, int(seconds / per_step))
-    t2 = time.perf_counter()
-    train(cfg.__class__(**{**cfg.__dict__, "steps": total}), out, resume=True, device="cpu", threads=threads)
-    return {"steps": total, "wall_seconds": time.perf_counter() - t, "s_per_step_warm": per_step,
-            "s_per_step": (time.perf_counter() - t2) / max(1, total - warm), "threads": threads}
+    rec = train(cfg, out, resume=done["segments"] > 0, device="cpu", threads=threads,
+                cpu_seconds=cpu_seconds - done["cpu_seconds"])
+    info = {"steps": rec.get("stopped_at", cfg.steps), "cpu_seconds_training": done["cpu_seconds"] + rec["cpu_seconds"],
+            "wall_seconds": done["wall_seconds"] + time.perf_counter() - t, "segments": done["segments"] + 1,
+            "threads": threads, "loadavg_end": os.getloadavg(),
+            "last_log": {k: rec.get(k) for k in ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")}}
+    (out / "bench_train.json").write_text(json.dumps(info, indent=1))
+    return info
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=600.0, help="training wall seconds per model")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--n", type=int, default=2000, help="images per FID side")
+    ap.add_argument("--cpu-minutes", type=float, default=20.0, help="training CPU time per model (process time)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--n", type=int, default=2000, help="images per FID side / held-out captions")
     ap.add_argument("--n-train", type=int, default=10000)
-    ap.add_argument("--width", type=int, default=64, help="ngf = ndf (the recipe's 64 by default)")
+    ap.add_argument("--width", type=int, default=64, help="unconditional ngf = ndf (the recipe's 64 by default)")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--ema", type=float, default=0.999, help="EMA of G kept beside G (does not change training)")
+    ap.add_argument("--cond-width", type=int, default=32)
+    ap.add_argument("--cond-batch-size", type=int, default=64)
+    ap.add_argument("--cond-text-dim", type=int, default=128)
+    ap.add_argument("--cond-options", default="spectral_norm=1,loss=hinge",
+                    help="GANConfig fields for the conditional model, k=v comma-separated")
     ap.add_argument("--extractor", default="")
     ap.add_argument("--device", default="cpu", help="device for feature extraction and generation")
     ap.add_argument("--only", choices=("uncond", "cond", "both"), default="both")
+    ap.add_argument("--no-eval", action="store_true", help="train only")
+    ap.add_argument("--prep", action="store_true",
+                    help="only the reference figures (real features, real-vs-real floor, untrained FID), cached")
     ap.add_argument("--out", default=".bench/gan_quality")
     args = ap.parse_args()
-    from vislang import features
     from vislang.data.scenes import generate as scenes
-    from vislang.seeding import seed_everything
-    from vislang.train import gan_eval
-    from vislang.train.gan import GANConfig, build_models
-    from vislang.train.gan_generate import generate
+    from vislang.train.gan import GANConfig
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(args.device)
-    ext_name = args.extractor or ("inception-tf" if dev.type == "cuda" else "mobilenet-v2")
-    result: dict = {"threads": args.threads, "seconds": args.seconds, "extractor": ext_name, "n": args.n,
-                    "width": args.width,
+    budget = args.cpu_minutes * 60.0
+    base = dict(data="scenes", size=32, n_train=args.n_train, sample_every=500, ckpt_every=500, log_every=50,
+                steps=10 ** 7, ema=args.ema)
+    ucfg = GANConfig(**base, ngf=args.width, ndf=args.width, batch_size=args.batch_size)
+    opts = {}
+    for kv in filter(None, args.cond_options.split(",")):
+        k, v = kv.split("=")
+        ftype = type(getattr(GANConfig, k))
+        opts[k] = (v not in ("0", "false")) if ftype is bool else ftype(v)
+    ccfg = GANConfig(**base, conditional=True, ngf=args.cond_width, ndf=args.cond_width,
+                     batch_size=args.cond_batch_size, text_dim=args.cond_text_dim, **opts)
+    todo = [("uncond", ucfg)] * (args.only in ("uncond", "both")) + [("cond", ccfg)] * (args.only in ("cond", "both"))
+    result: dict = {"threads": args.threads, "cpu_minutes": args.cpu_minutes, "n": args.n,
                     "loadavg_start": os.getloadavg()}
-    base = dict(data="scenes", size=32, batch_size=64, n_train=args.n_train, sample_every=500, ckpt_every=500,
-                log_every=10, ngf=args.width, ndf=args.width)
-    val = scenes(args.n, size=32, seed=0, split="val")
-    if args.only in ("uncond", "both"):
-        ext = features.create(ext_name, device=dev, batch_size=200)
-        cache = out / f"real_{ext_name}_{args.n}.npz"  # real features are the slow part on a CPU: keep them
-        if cache.exists():
-            real_val = np.load(cache)["val"]
-            result["fid_real_vs_real"] = float(np.load(cache)["floor"])
+    for name, cfg in todo * (not args.prep):
+        run = out / name
+        if not (run / "bench_train.json").exists():
+            if run.exists() and not (run / "bench_progress.json").exists():
+                import shutil
+
+                shutil.rmtree(run)  # an interrupted budgeted run: start it again
+            result[f"{name}_train"] = train_for(cfg, run, budget, args.threads)
         else:
-            real_val = torch.cat([ext(val.images[i:i + 200]).cpu() for i in range(0, args.n, 200)]).double().numpy()
-            train_real = scenes(args.n, size=32, seed=1, split="train").images  # a disjoint draw (other seed)
-            result["fid_real_vs_real"] = fid(ext, real_val, train_real)
-            np.savez(cache, val=real_val, floor=result["fid_real_vs_real"])
-        cfg = GANConfig(**base)
+            result[f"{name}_train"] = json.loads((run / "bench_train.json").read_text())
+        result[f"{name}_config"] = json.loads((run / "config.json").read_text())
+        print(json.dumps({name: result[f"{name}_train"]}), flush=True)
+    if args.no_eval:
+        return
+    if args.prep:
+        result.update(evaluate_uncond(args, out, scenes(args.n, size=32, seed=0, split="val"), ucfg,
+                                      torch.device(args.device)))
+        print(json.dumps(result), flush=True)
+        return
+    val = scenes(args.n, size=32, seed=0, split="val")
+    dev = torch.device(args.device)
+    if args.only in ("uncond", "both"):
+        result.update(evaluate_uncond(args, out, val, ucfg, dev))
+        print(json.dumps(result), flush=True)
+    if args.only in ("cond", "both"):
+        result.update(evaluate_cond(out / "cond", val, dev, args.ema > 0))
+    result["loadavg_end"] = os.getloadavg()
+    print(json.dumps(result, indent=1))
+    (out / f"result-{args.only}.json").write_text(json.dumps(result, indent=1))
+
+
+def evaluate_uncond(args, out: Path, val, cfg, dev) -> dict:
+    from vislang import features
+    from vislang.data.scenes import generate as scenes
+    from vislang.seeding import seed_everything
+    from vislang.train import gan_eval
+    from vislang.train.gan import build_models
+    from vislang.train.gan_generate import generate
+
+    ext_name = args.extractor or ("inception-tf" if dev.type == "cuda" else "mobilenet-v2")
+    res: dict = {"extractor": ext_name}
+    ext = features.create(ext_name, device=dev, batch_size=200)
+    # the real features, the floor and the untrained generator's FID do not depend on training: kept
+    cache = out / f"real_{ext_name}_{args.n}_w{cfg.ngf}.npz"
+    if cache.exists():
+        real_val = np.load(cache)["val"]
+        res["fid_real_vs_real"] = float(np.load(cache)["floor"])
+        res["fid_untrained"] = float(np.load(cache)["untrained"])
+    else:
+        real_val = torch.cat([ext(val.images[i:i + 200]).cpu() for i in range(0, args.n, 200)]).double().numpy()
+        train_real = scenes(args.n, size=32, seed=1, split="train").images  # a disjoint draw (other seed)
+        res["fid_real_vs_real"] = fid(ext, real_val, train_real)
         seed_everything(cfg.seed)
         g0 = build_models(cfg)[0].eval()
         z = torch.randn(args.n, cfg.nz, generator=torch.Generator().manual_seed(0))
-        result["fid_untrained"] = fid(ext, real_val, gan_eval.generate_images(g0, z))
-        run = out / "uncond"
-        if not (run / "config.json").exists():
-            result["uncond_train"] = train_for(cfg, run, args.seconds, args.threads)
-        imgs, _ = generate(run, args.n, seed=0, device=dev)
-        result["fid_trained"] = fid(ext, real_val, imgs)
-        print(json.dumps(result), flush=True)
-    if args.only in ("cond", "both"):
-        cfg = GANConfig(**base, conditional=True, spectral_norm=True, loss="hinge")  # see docs/gan.md
-        run = out / "cond"
-        if not (run / "config.json").exists():
-            result["cond_train"] = train_for(cfg, run, args.seconds, args.threads)
-        caps = [val.captions[i][0] for i in val.ids]
-        imgs, _ = generate(run, captions=caps, seed=0, device=dev)
-        result["cond_generated"] = faithfulness(imgs, caps)
-        shuffled = caps[:]
-        random.Random(0).shuffle(shuffled)
-        result["cond_shuffled_chance"] = faithfulness(imgs, shuffled)
-        result["cond_real_ceiling"] = faithfulness(val.images, caps)
-    result["loadavg_end"] = os.getloadavg()
-    print(json.dumps(result, indent=1))
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+        res["fid_untrained"] = fid(ext, real_val, gan_eval.generate_images(g0, z))
+        np.savez(cache, val=real_val, floor=res["fid_real_vs_real"], untrained=res["fid_untrained"])
+    if not (out / "uncond" / "bench_train.json").exists():
+        return res  # --prep: the reference figures only
+    imgs, _ = generate(out / "uncond", args.n, seed=0, device=dev)
+    res["fid_trained"] = fid(ext, real_val, imgs)
+    if cfg.ema:
+        imgs, _ = generate(out / "uncond", args.n, seed=0, device=dev, ema=True)
+        res["fid_trained_ema"] = fid(ext, real_val, imgs)
+    return res
+
+
+def classifier_faithfulness(images: torch.Tensor, captions: list[str]) -> dict[str, float]:
+    """The shipped attribute classifier's reading (vislang.metrics.consistency.faithfulness) of each image."""
+    from vislang.data.scene_text import parse_caption
+    from vislang.metrics.consistency.faithfulness import image_faithfulness, read_specs
+    from vislang.models.attribute_classifier import HEADS
+    from vislang.train.attribute_classifier import load_attribute_classifier
+
+    model, _meta = load_attribute_classifier("scenes")
+    with torch.no_grad():
+        logits = [model(images[i:i + 250]) for i in range(0, len(images), 250)]
+    logits = {k: torch.cat([b[k] for b in logits]) for k in logits[0]}
+    r = image_faithfulness(read_specs(logits, HEADS), [parse_caption(c) for c in captions])
+    return {"faithfulness": r["faithfulness"], "faithful_exact": r["faithful_exact"]}
+
+
+def evaluate_cond(run: Path, val, dev, ema: bool) -> dict:
+    from vislang.train.gan_generate import generate
+
+    caps = [val.captions[i][0] for i in val.ids]
+    shuffled = caps[:]
+    random.Random(0).shuffle(shuffled)
+    res: dict = {"cond_real_ceiling": {**faithfulness(val.images, caps), **classifier_faithfulness(val.images, caps)}}
+    for tag, use_ema in [("", False)] + [("_ema", True)] * ema:
+        imgs, _ = generate(run, captions=caps, seed=0, device=dev, ema=use_ema)
+        res[f"cond_generated{tag}"] = {**faithfulness(imgs, caps), **classifier_faithfulness(imgs, caps)}
+        res[f"cond_shuffled_chance{tag}"] = {**faithfulness(imgs, shuffled), **classifier_faithfulness(imgs, shuffled)}
+    return res
 
 
 if __name__ == "__main__":

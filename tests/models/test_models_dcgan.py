@@ -140,7 +140,7 @@ def test_spectral_norm_discriminator():
     d.apply(dcgan.weights_init)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
     x = torch.randn(4, 3, 32, 32)
-    for _ in range(30):  # power iterations run in train mode
+    for _ in range(100):  # power iterations run in train mode
         d(x)
     d.eval()
     convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
@@ -149,4 +149,10 @@ def test_spectral_norm_discriminator():
         sigma = torch.linalg.svdvals(c.weight.detach().reshape(c.weight.shape[0], -1))[0].item()
         assert sigma == pytest.approx(1.0, abs=0.02)
     plain = dcgan.Discriminator(32, ndf=8)
-    assert dcgan.count_parameters(d) == dcgan.count_parameters(plain) - 2 * (16 + 32)  # minus BatchNorm affine
+    # minus the BatchNorm affine parameters (16 + 32 channels), plus a bias per conv output channel
+    assert dcgan.count_parameters(d) == dcgan.count_parameters(plain) - 2 * (16 + 32) + (8 + 16 + 32 + 1)
+    assert all(c.bias is not None and not c.bias.any() for c in convs)  # zero-initialised
+    # with biases D is not positively homogeneous: D(0) need not be 0
+    with torch.no_grad():
+        d.head.bias.fill_(0.5)
+    assert d(torch.zeros(1, 3, 32, 32)).item() == pytest.approx(0.5)

@@ -56,6 +56,19 @@ def test_run_folder_contents(tmp_path):
     assert {"python", "numpy", "torch"} <= state["rng"].keys()
 
 
+def test_cpu_budget_stops_with_a_checkpoint_equal_to_a_shorter_run(tmp_path):
+    # a zero CPU-time budget is spent by the first step: the run stops there, saves, and its state is
+    # that of a run asked for exactly one step
+    cfg = dict(TINY, sample_every=0, ckpt_every=100)
+    record = train(GANConfig(**cfg, steps=50), tmp_path / "budget", threads=1, cpu_seconds=0.0)
+    train(GANConfig(**cfg, steps=1), tmp_path / "one", threads=1)
+    assert record["stopped_at"] == 1 and record["cpu_seconds"] >= 0
+    assert [p.name for p in (tmp_path / "budget").glob("ckpt-*.pt")] == ["ckpt-00000001.pt"]
+    assert (tmp_path / "budget" / "samples" / "step-00000001.png").exists()
+    a, b = _ckpt(tmp_path / "budget", 1), _ckpt(tmp_path / "one", 1)
+    assert all(_same_state(a["modules"][k], b["modules"][k]) for k in ("G", "D"))
+
+
 def test_ema_follows_its_recurrence(tmp_path):
     cfg = GANConfig(**{**TINY, "ckpt_every": 1, "sample_every": 0}, steps=2, ema=0.5)
     train(cfg, tmp_path / "run", threads=1)

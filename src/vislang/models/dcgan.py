@@ -46,6 +46,8 @@ def weights_init(m: nn.Module) -> None:
     if name.find("Conv") != -1:
         w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
         nn.init.normal_(w, 0.0, 0.02)
+        if getattr(m, "bias", None) is not None:  # only spectral-norm discriminators have conv biases
+            nn.init.zeros_(m.bias)
     elif name.find("BatchNorm") != -1:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
@@ -78,7 +80,11 @@ class Discriminator(nn.Module):
     """images N x nc x size x size -> logits N (``prob`` gives the recipe's Sigmoid output).
 
     ``spectral_norm=True`` (Miyato et al. 2018) wraps every convolution in a spectral
-    normalisation and drops the BatchNorm layers, whose rescaling would undo it.
+    normalisation and drops the BatchNorm layers, whose rescaling would undo it; the convolutions
+    then get biases (as SN-GAN's discriminators have), which the BatchNorm shifts provided before.
+    Without any bias or BatchNorm, D would be positively homogeneous (``D(a x) = a D(x)`` for
+    ``a > 0``): a generator that starts near the all-zero image gets logits near 0 whatever D learns,
+    and on 32-px scenes such a run stayed a flat grey for 700 steps.
     """
 
     def __init__(self, size: int = 64, ndf: int = 64, nc: int = 3, spectral_norm: bool = False):
@@ -88,15 +94,16 @@ class Discriminator(nn.Module):
         self.spectral_norm = spectral_norm
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
         norm = (lambda c: nn.Identity()) if spectral_norm else nn.BatchNorm2d
-        layers: list[nn.Module] = [sn(nn.Conv2d(nc, ndf, 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, inplace=True)]
+        bias = spectral_norm
+        layers: list[nn.Module] = [sn(nn.Conv2d(nc, ndf, 4, 2, 1, bias=bias)), nn.LeakyReLU(0.2, inplace=True)]
         mult = 1
         for _ in range(n - 1):
-            layers += [sn(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False)), norm(ndf * mult * 2),
+            layers += [sn(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=bias)), norm(ndf * mult * 2),
                        nn.LeakyReLU(0.2, inplace=True)]
             mult *= 2
         self.features = nn.Sequential(*layers)  # -> N x ndf*mult x 4 x 4
         self.feature_channels = ndf * mult
-        self.head = sn(nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False))
+        self.head = sn(nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).reshape(-1)

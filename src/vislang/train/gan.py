@@ -208,8 +208,14 @@ def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: t
 # -- training ----------------------------------------------------------------------
 
 def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | None = None,
-          threads: int | None = None) -> dict[str, Any]:
-    """Train (or resume) the run in ``out``; returns the last logged record."""
+          threads: int | None = None, cpu_seconds: float | None = None) -> dict[str, Any]:
+    """Train (or resume) the run in ``out``; returns the last logged record.
+
+    ``cpu_seconds``: stop early, with a checkpoint and a sample grid, once the training steps have
+    used that much CPU time of this process (``time.process_time``, all threads; set-up and data
+    rendering not counted), so a budget buys the same steps on a loaded machine as on an idle one
+    (for benchmarks; a single process only).  The record then holds ``stopped_at`` and ``cpu_seconds``.
+    """
     check_config(cfg)
     dist = init_distributed(device)
     dev = dist.device
@@ -303,6 +309,7 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
 
     stats = torch.zeros(6, dtype=torch.float64, device=dev)  # loss_d, loss_g, d_x, d_g_z1, d_g_z2, count
     t_last, n_last, record = time.perf_counter(), start, {}
+    cpu0 = time.process_time()
     netG.train()
     netD.train()
     for step, idx in progress(sampler(start, cfg.steps), total=cfg.steps - start, desc="train gan", unit="step"):
@@ -324,7 +331,9 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
                                   torch.sigmoid(out_fake).mean().double(), torch.sigmoid(out_g).mean().double(),
                                   torch.ones((), dtype=torch.float64, device=dev)])
         done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        out_of_time = cpu_seconds is not None and time.process_time() - cpu0 >= cpu_seconds
+        last = done == cfg.steps or out_of_time
+        if done % cfg.log_every == 0 or last:
             all_reduce_sum(stats)
             s = (stats[:5] / stats[5]).tolist()
             now = time.perf_counter()
@@ -334,7 +343,7 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
             stats.zero_()
             if dist.is_main:
                 run.log.log(record)
-        if dist.is_main and ((cfg.sample_every and done % cfg.sample_every == 0) or done == cfg.steps):
+        if dist.is_main and ((cfg.sample_every and done % cfg.sample_every == 0) or last):
             grid = gan_eval.make_grid(sample(netG, fixed_z, fixed_tok))
             gan_eval.save_png(grid, run.path / "samples" / f"step-{done:08d}.png")
             if ema is not None:
@@ -349,8 +358,13 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
             fakes = torch.cat([sample(model, ez[i:i + 100], etok[i:i + 100] if etok is not None else None)
                                for i in range(0, cfg.eval_n, 100)])
             run.log.log({"step": done, "event": "eval", **evaluator(fakes)})
-        if dist.is_main and (done % cfg.ckpt_every == 0 or done == cfg.steps):
+        if dist.is_main and (done % cfg.ckpt_every == 0 or last):
             save(done)
+        if out_of_time:
+            record = {**record, "stopped_at": done, "cpu_seconds": time.process_time() - cpu0}
+            if dist.is_main:
+                run.log.log({"step": done, "event": "cpu_budget_spent", "cpu_seconds": record["cpu_seconds"]})
+            break
     if dist.enabled:
         record["ranks_agree"] = ranks_agree([netG, netD])
         if dist.is_main:
