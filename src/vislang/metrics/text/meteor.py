@@ -92,6 +92,50 @@ def segment_score(st: list[float], weights=MODULE_WEIGHTS, alpha=ALPHA, beta=BET
     return max(score, 0.0)
 
 
+def _segment_score_default(st: list[float], weights) -> float:
+    """:func:`segment_score` with the default parameters, the same float operations in the same
+    order, unrolled; cases with a zero denominator go to the general function."""
+    delta, cdelta = DELTA, 1.0 - DELTA
+    tfun, rfun = st[2], st[3]
+    twl = delta * (st[0] - tfun) + cdelta * tfun
+    rwl = delta * (st[1] - rfun) + cdelta * rfun
+    if len(weights) != 4 or twl == 0.0 or rwl == 0.0:
+        return segment_score(st, weights)
+    w0, w1, w2, w3 = weights
+    twm = 0.0 + st[4] * w0 * delta
+    twm += st[8] * w1 * delta
+    twm += st[12] * w2 * delta
+    twm += st[16] * w3 * delta
+    rwm = 0.0 + st[5] * w0 * delta
+    rwm += st[9] * w1 * delta
+    rwm += st[13] * w2 * delta
+    rwm += st[17] * w3 * delta
+    twm += st[6] * w0 * cdelta
+    twm += st[10] * w1 * cdelta
+    twm += st[14] * w2 * cdelta
+    twm += st[18] * w3 * cdelta
+    rwm += st[7] * w0 * cdelta
+    rwm += st[11] * w1 * cdelta
+    rwm += st[15] * w2 * cdelta
+    rwm += st[19] * w3 * cdelta
+    if twm == 0.0 or rwm == 0.0:
+        return segment_score(st, weights)
+    p = twm / twl
+    r = rwm / rwl
+    fmean = 1.0 / ((1.0 - ALPHA) / p + ALPHA / r)
+    if _perfect(st):
+        frag = 0.0
+    else:
+        half = (st[21] + st[22]) / 2
+        if half == 0.0:
+            return segment_score(st, weights)
+        frag = st[20] / half
+    score = fmean * (1.0 - GAMMA * frag**BETA)
+    if math.isnan(score):
+        return 0.0
+    return max(score, 0.0)
+
+
 def add_stats(total: list[float], st: list[float]) -> None:
     """Fold one segment's statistics into a running sum (the jar's aggregation rule)."""
     chunks = total[20]
@@ -187,16 +231,17 @@ class MeteorScorer:
     def _score_items(self, items):
         lex = self.lex
         sent_index: dict[str, int] = {}
-        sents: list[Sentence] = []
+        texts: list[str] = []
 
         def sentence(text: str) -> int:
             k = sent_index.get(text)
             if k is None:
-                k = sent_index[text] = len(sents)
-                sents.append(Sentence(lex.ids(self._words(text)), lex))
+                k = sent_index[text] = len(texts)
+                texts.append(text)
             return k
 
         prepared = [(key, sentence(h), [sentence(r) for r in rs]) for key, h, rs in items]
+        sents = [Sentence(ids, lex) for ids in lex.ids_many([self._words(x) for x in texts])]
         pairs = [(t, r) for _, t, rs in prepared for r in rs]
         if PARAPHRASE in self.modules and self.res.paraphrase is not None:
             import numpy as np
@@ -209,6 +254,7 @@ class MeteorScorer:
         else:
             para = [()] * len(pairs)
         modules, weights, stats = self.modules, self.weights, self._stats
+        score = _segment_score_default if len(weights) == 4 else segment_score
         out = {}
         p = 0
         for key, ti, ris in prepared:
@@ -220,7 +266,7 @@ class MeteorScorer:
                 p += 1
                 final, chunks = search(cands, cov1, cov2, t.n, r.n)
                 st = stats(t, r, final, chunks)
-                sc = segment_score(st, weights)
+                sc = score(st, weights)
                 if sc > best_score:
                     best_score, best = sc, st
             if best is None:  # no reference: the jar refuses such a line; score 0

@@ -156,6 +156,7 @@ def search(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n1: int, 
     paths = [[0, -1, used1, used2, None]]
     sort = list.sort
     dirty = False  # whether the beam may be out of key order
+    is_open = False  # whether some path may have an open chunk
     for current in range(n2):
         if dirty:
             sort(paths, key=_KEY)
@@ -168,27 +169,39 @@ def search(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n1: int, 
             s1 = m[2]
             e1 = s1 + m[3]
             delta = abs(current - s1) - _gain(m) * match_unit
-            for p in paths:
-                last = p[1]
-                if last != -1 and last != s1:
-                    p[0] += delta + chunk_unit
-                    dirty = True
-                else:
+            if is_open:
+                for p in paths:
+                    last = p[1]
+                    if last != -1 and last != s1:
+                        p[0] += delta + chunk_unit
+                        dirty = True
+                    else:
+                        p[0] += delta
+                    p[1] = e1
+            else:
+                for p in paths:
                     p[0] += delta
-                p[1] = e1
+                    p[1] = e1
+            is_open = True
             continue
         bit = 1 << current
         options = cands[current]
         if not options:
             # no match starts here: a path not inside one of its multi-word matches closes its chunk
-            for p in paths:
-                if p[1] != -1 and not p[3] & bit:
-                    p[0] += chunk_unit
-                    p[1] = -1
-                    dirty = True
+            if is_open:
+                is_open = False
+                for p in paths:
+                    if p[1] != -1:
+                        if p[3] & bit:
+                            is_open = True
+                        else:
+                            p[0] += chunk_unit
+                            p[1] = -1
+                            dirty = True
             continue
         if used2 & bit:  # inside a fixed multi-word match: nothing changes
             continue
+        is_open = True
         opts = [(mm, ((1 << mm[3]) - 1) << mm[2], ((1 << mm[1]) - 1) << current, -_gain(mm) * match_unit,
                  mm[2], mm[2] + mm[3], abs(current - mm[2])) for mm in options]
         nxt: list[list] = []

@@ -22,14 +22,19 @@ _DETACH = (
     ("ing", ""),
     ("er", ""), ("est", ""), ("er", "e"), ("est", "e"),
 )
+_DETACH_ANY = tuple(suf for suf, _ in _DETACH)
 
 
 def java_hash(s: str) -> int:
     """``java.lang.String.hashCode`` (UTF-16 code units, signed 32-bit)."""
     h = 0
-    data = s.encode("utf-16-le")
-    for k in range(0, len(data), 2):
-        h = (31 * h + (data[k] | (data[k + 1] << 8))) & 0xFFFFFFFF
+    if s.isascii():  # one UTF-16 code unit per byte
+        for b in s.encode("ascii"):
+            h = (31 * h + b) & 0xFFFFFFFF
+    else:
+        data = s.encode("utf-16-le")
+        for k in range(0, len(data), 2):
+            h = (31 * h + (data[k] | (data[k + 1] << 8))) & 0xFFFFFFFF
     return h - (1 << 32) if h & 0x80000000 else h
 
 
@@ -50,55 +55,77 @@ class Lexicon:
         self.tp: list[int] = []
         self._by_synset: dict[int, list[int]] = {}
 
-    def _morph(self, word: str) -> str:
-        if word.endswith("ss") or len(word) <= 2:
-            return word
-        syn = self.res.synsets
-        for suf, rep in _DETACH:
-            if word.endswith(suf):
-                cand = word[: len(word) - len(suf)] + rep
-                if cand in syn:
-                    return cand
-        return ""
-
-    def _synsets(self, word: str) -> frozenset:
-        syn = self.res.synsets
-        out = set(syn.get(word, ()))
+    def _base_candidates(self, word: str) -> tuple[bool, list[str]]:
+        """``(is_exception, forms)``: the word's base forms from the exception list, or the
+        candidates of WordNet's detachment rules in rule order (the first one known wins)."""
         bases = self.res.exceptions.get(word)
         if bases is not None:
-            for b in bases:
-                out.update(syn.get(b, ()))
-        else:
-            out.update(syn.get(self._morph(word), ()))
-        return frozenset(out)
+            return True, list(bases)
+        if word.endswith("ss") or len(word) <= 2:
+            return True, [word]
+        if not word.endswith(_DETACH_ANY):
+            return True, []
+        return False, [word[: len(word) - len(suf)] + rep for suf, rep in _DETACH if word.endswith(suf)]
 
-    def _add(self, word: str) -> int:
-        wid = len(self.key)
-        mine: set[int] = set()
-        self.partners.append(mine)
-        if self.use_synonyms:
-            for y in self._synsets(word):
-                others = self._by_synset.setdefault(y, [])
+    def _synsets_many(self, words: list[str]) -> list[set[int]]:
+        """Synset ids of each word: its own plus its base form's (all exception bases, else the
+        first detachment candidate that is a known word), looked up in one batch."""
+        syn = self.res.synsets
+        plans = [self._base_candidates(w) for w in words]
+        queries = list(words)
+        for _, forms in plans:
+            queries += forms
+        found = syn.find(queries)
+        out = []
+        at = len(words)
+        for k, (all_forms, forms) in enumerate(plans):
+            ids = set(syn.synsets_of(found[k]))
+            idx = found[at: at + len(forms)]
+            at += len(forms)
+            if all_forms:
+                for f in idx:
+                    ids.update(syn.synsets_of(f))
+            else:
+                for f in idx:
+                    if f >= 0:
+                        ids.update(syn.synsets_of(f))
+                        break
+            out.append(ids)
+        return out
+
+    def _add_many(self, words: list[str]) -> None:
+        synsets = self._synsets_many(words) if self.use_synonyms else [()] * len(words)
+        by_synset, partners = self._by_synset, self.partners
+        fw = self.res.function_words
+        for word, ys in zip(words, synsets):
+            wid = len(self.key)
+            mine: set[int] = set()
+            partners.append(mine)
+            for y in ys:
+                others = by_synset.setdefault(y, [])
                 for v in others:
                     if v not in mine:
                         mine.add(v)
-                        self.partners[v].add(wid)
+                        partners[v].add(wid)
                 others.append(wid)
-        self.key.append(java_hash(word))
-        self.stem.append(java_hash(stem(word)))
-        self.func.append(word.lower() in self.res.function_words)
-        data = word.encode("utf-8")
-        self.th.append(byte_hash(data))
-        self.tp.append(base_power(len(data)))
-        self.index[word] = wid
-        return wid
+            self.key.append(java_hash(word))
+            self.stem.append(java_hash(stem(word)))
+            self.func.append(word.lower() in fw)
+            data = word.encode("utf-8")
+            self.th.append(byte_hash(data))
+            self.tp.append(base_power(len(data)))
+            self.index[word] = wid
+
+    def ids_many(self, sentences: list[list[str]]) -> list[list[int]]:
+        """Word ids of each sentence; the batch's new words are registered together."""
+        index = self.index
+        new = {w: None for ws in sentences for w in ws if w not in index}
+        if new:
+            self._add_many(list(new))
+        return [[index[w] for w in ws] for ws in sentences]
 
     def ids(self, words: list[str]) -> list[int]:
-        index = self.index
-        got = [index.get(w) for w in words]
-        if None in got:
-            got = [index[w] if w in index else self._add(w) for w in words]
-        return got
+        return self.ids_many([words])[0]
 
 
 class Sentence:

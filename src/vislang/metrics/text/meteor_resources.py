@@ -17,7 +17,7 @@ Where they are looked for, first hit wins: the ``resources=`` argument (a direct
 ``meteor-1.5.jar`` and ``data/paraphrase-en.gz``, or the jar path), ``$VISLANG_METEOR_DIR``,
 then the installed pycocoevalcap package (located, never imported).  Parsed forms are cached
 under ``cache_dir("meteor")`` keyed by the SHA-256 of the source files: a pickle of the small
-tables and, for the paraphrase table, ``.npy`` arrays of 64-bit phrase hashes and two bitmaps
+tables, the synsets as ``.npy`` arrays (sorted words, offsets, synset ids) and, for the paraphrase table, ``.npy`` arrays of 64-bit phrase hashes and two bitmaps
 (which phrases, and which word prefixes of phrases, the table holds) that are memory-mapped on
 later runs, so loading takes a fraction of a second and only the pages a batch touches are read.
 """
@@ -42,7 +42,8 @@ from vislang.metrics.text.meteor_normalize import java_tokens, parse_prefixes
 JAR_NAME = "meteor-1.5.jar"
 PARAPHRASE_NAME = "paraphrase-en.gz"
 ENV_DIR = "VISLANG_METEOR_DIR"
-CACHE_VERSION = 4
+CACHE_VERSION = 4  # paraphrase arrays
+JAR_CACHE_VERSION = 5  # small tables and the synset arrays
 
 HOW_TO_GET = (
     "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
@@ -114,12 +115,64 @@ def _bitmap(h: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class SynsetTable:
+    """WordNet synsets per word (``synonym/english.synsets``) as arrays: ``words`` sorted (bytes,
+    fixed width), word ``k``'s synset ids are ``ids[offsets[k]:offsets[k + 1]]``.  Memory-mapped
+    from the cache and looked up in batches with a binary search, so nothing is parsed at load."""
+
+    words: np.ndarray  # S<max len>, sorted
+    offsets: np.ndarray  # int64, len(words) + 1
+    ids: np.ndarray  # int32
+
+    def find(self, queries: list[str]) -> list[int]:
+        """Index of each word in ``words``, -1 if absent."""
+        if not queries:
+            return []
+        width = self.words.dtype.itemsize
+        enc = [q.encode("utf-8") for q in queries]
+        # a fixed-width array would truncate long words and drop trailing NULs: such words are absent
+        ok = [0 < len(b) <= width and not b.endswith(b"\0") for b in enc]
+        q = np.array([b if good else b"" for b, good in zip(enc, ok)], dtype=self.words.dtype)
+        at = np.minimum(np.searchsorted(self.words, q), len(self.words) - 1)
+        hit = (self.words[at] == q).tolist()
+        return [k if h and good else -1 for k, h, good in zip(at.tolist(), hit, ok)]
+
+    def synsets_of(self, k: int) -> list[int]:
+        return self.ids[self.offsets[k]: self.offsets[k + 1]].tolist() if k >= 0 else []
+
+    def get(self, word: str, default=()) -> tuple[int, ...]:
+        k = self.find([word])[0]
+        return tuple(self.synsets_of(k)) if k >= 0 else default
+
+    def __contains__(self, word: str) -> bool:
+        return self.find([word])[0] >= 0
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SynsetTable) and all(
+            np.array_equal(getattr(self, n), getattr(other, n)) for n in ("words", "offsets", "ids"))
+
+
+def _synset_arrays(synsets: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    words = sorted(synsets, key=lambda w: w.encode("utf-8"))
+    width = max((len(w.encode("utf-8")) for w in words), default=1)
+    counts = np.array([len(synsets[w]) for w in words], dtype=np.int64)
+    return {
+        "syn_words": np.array([w.encode("utf-8") for w in words], dtype=f"S{width}"),
+        "syn_offsets": np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        "syn_ids": np.array([i for w in words for i in synsets[w]], dtype=np.int32),
+    }
+
+
+@dataclass
 class MeteorResources:
     """Everything METEOR 1.5 English needs besides the stemmer."""
 
     function_words: frozenset[str]
     prefixes: dict[str, int]
-    synsets: dict[str, tuple[int, ...]]
+    synsets: SynsetTable
     exceptions: dict[str, tuple[str, ...]]
     paraphrase: ParaphraseTable | None
     source: dict[str, str] = field(default_factory=dict)
@@ -344,18 +397,26 @@ def _build_lock(root: Path):
 
 
 def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_sha: str | None):
-    small = root / f"jar-{jar_sha[:20]}-v{CACHE_VERSION}.pkl"
+    jdir = root / f"jar-{jar_sha[:20]}-v{JAR_CACHE_VERSION}"
+    syn_names = ("syn_words", "syn_offsets", "syn_ids")
     tables = None
-    if small.is_file():
+    if (jdir / "small.pkl").is_file() and all((jdir / f"{n}.npy").is_file() for n in syn_names):
         try:
-            with open(small, "rb") as f:
+            with open(jdir / "small.pkl", "rb") as f:
                 tables = pickle.load(f)
         except Exception:  # a corrupt cache is rebuilt
             tables = None
     if tables is None:
-        tables = _parse_jar(jar)
-        with atomic_write(small, "wb") as f:
+        function_words, prefixes, synsets, exceptions = _parse_jar(jar)
+        jdir.mkdir(parents=True, exist_ok=True)
+        for n, arr in _synset_arrays(synsets).items():
+            with atomic_write(jdir / f"{n}.npy", "wb") as f:
+                np.save(f, arr)
+        tables = (function_words, prefixes, exceptions)
+        with atomic_write(jdir / "small.pkl", "wb") as f:
             pickle.dump(tables, f, protocol=pickle.HIGHEST_PROTOCOL)
+    syn = {n: np.load(jdir / f"{n}.npy", mmap_mode="r") for n in syn_names}
+    synsets = SynsetTable(words=syn["syn_words"], offsets=syn["syn_offsets"], ids=syn["syn_ids"])
     table = None
     if para_sha is not None:
         pdir = root / f"para-{para_sha[:20]}-v{CACHE_VERSION}"
@@ -372,7 +433,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
             phrase_bits=arr["phrase_bits"], prefix_bits=arr["prefix_bits"], max_len=int(arr["max_len"][0]),
         )
     return MeteorResources(
-        function_words=tables[0], prefixes=tables[1], synsets=tables[2], exceptions=tables[3],
+        function_words=tables[0], prefixes=tables[1], synsets=synsets, exceptions=tables[2],
         paraphrase=table,
         source={"jar": str(jar), "jar_sha256": jar_sha, "paraphrase": str(para) if para_sha else "",
                 "paraphrase_sha256": para_sha or ""},

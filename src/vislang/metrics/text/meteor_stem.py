@@ -43,6 +43,9 @@ _STEP4 = (
     "ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ism", "ate", "iti", "ous",
     "ive", "ize", "ion", "al", "er", "ic",
 )
+# all suffixes of a step, for one C-level test that rejects most words at once
+_STEP2_ANY = tuple(suf for suf, _ in _STEP2)
+_STEP3_ANY = tuple(suf for suf, _ in _STEP3)
 
 
 def _is_v(c: str) -> bool:
@@ -124,6 +127,8 @@ def _step1c(w: str) -> str:
 
 
 def _step2(w: str, p1: int) -> str:
+    if not w.endswith(_STEP2_ANY):
+        return w
     for suf, rep in _STEP2:
         if w.endswith(suf):
             start = len(w) - len(suf)
@@ -138,6 +143,8 @@ def _step2(w: str, p1: int) -> str:
 
 
 def _step3(w: str, p1: int, p2: int) -> str:
+    if not w.endswith(_STEP3_ANY):
+        return w
     for suf, rep in _STEP3:
         if w.endswith(suf):
             start = len(w) - len(suf)
@@ -148,6 +155,8 @@ def _step3(w: str, p1: int, p2: int) -> str:
 
 
 def _step4(w: str, p2: int) -> str:
+    if not w.endswith(_STEP4):
+        return w
     for suf in _STEP4:
         if w.endswith(suf):
             start = len(w) - len(suf)
