@@ -18,8 +18,9 @@ match masks are then segment reductions over the rows, with no search or join.
 from __future__ import annotations
 
 import re
+from array import array
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 
@@ -73,8 +74,7 @@ def word_ids(sentences: list[str]) -> tuple[np.ndarray, np.ndarray, dict, bool]:
     ids = defaultdict()  # word -> id in order of first appearance, assigned in C: a new word gets len()
     ids.default_factory = ids.__len__
     ids["\x00"] = 0
-    toks = joined.split()
-    w = np.fromiter(map(ids.__getitem__, toks), dtype=np.int64, count=len(toks))
+    w = np.frombuffer(array("q", map(ids.__getitem__, joined.split())), dtype=np.int64)
     marks = np.flatnonzero(w == 0)
     if marks.size == max(n - 1, 0):
         lengths = np.diff(np.concatenate(([-1], marks, [w.size]))) - 1 if n else np.zeros(0, np.int64)
@@ -159,10 +159,18 @@ class ImageNgrams:
     words: np.ndarray
     starts: np.ndarray
     other_space: bool
+    _segments: dict = field(default_factory=dict, repr=False)
 
     def segments(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows of order k (1-based) grouped by (n-gram, image): (image of each row, start row of
-        each segment, whether the segment starts with the image's candidate)."""
+        each segment, whether the segment starts with the image's candidate).  Memoised: BLEU and
+        CIDEr-D share them."""
+        hit = self._segments.get(k)
+        if hit is None:
+            hit = self._segments[k] = self._compute_segments(k)
+        return hit
+
+    def _compute_segments(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s, g = self.table.sent[k - 1], self.table.gid[k - 1]
         simg = self.img[s]
         new = np.empty(s.size, dtype=bool)
