@@ -136,6 +136,54 @@ def _segment_score_default(st: list[float], weights) -> float:
     return max(score, 0.0)
 
 
+#: Float slack when comparing a score bound with a score (both are ~1e-16 exact).
+BOUND_MARGIN = 1e-9
+
+
+def _upper_bound(t: Sentence, r: Sentence, cands: list[list[tuple]], weights) -> float:
+    """An upper bound on the score of any alignment of these candidates, for pruning references.
+
+    Each word can be matched at most once, by a candidate covering it, so P and R are at most
+    their values with every covered word matched at its best stage weight; Fmean grows with
+    both.  Unless every word of both lines is covered (needed for a perfect, penalty-free
+    alignment), there is at least one chunk and at most ``covered`` matched words on each side,
+    so the penalty is at least ``gamma * (2 / (covered1 + covered2)) ** beta``.
+    """
+    best1 = [0.0] * t.n
+    best2 = [0.0] * r.n
+    for lst in cands:
+        for m in lst:
+            w = weights[m[4]]
+            if m[3] == 1:
+                if w > best1[m[2]]:
+                    best1[m[2]] = w
+            else:
+                for q in range(m[2], m[2] + m[3]):
+                    if w > best1[q]:
+                        best1[q] = w
+            if m[1] == 1:
+                if w > best2[m[0]]:
+                    best2[m[0]] = w
+            else:
+                for q in range(m[0], m[0] + m[1]):
+                    if w > best2[q]:
+                        best2[q] = w
+    cw, fw = DELTA, 1.0 - DELTA
+    tm = sum(fw * b if f else cw * b for f, b in zip(t.func, best1))
+    rm = sum(fw * b if f else cw * b for f, b in zip(r.func, best2))
+    if tm <= 0.0 or rm <= 0.0:
+        return 0.0
+    tl = sum(fw if f else cw for f in t.func)
+    rl = sum(fw if f else cw for f in r.func)
+    p, rr = tm / tl, rm / rl
+    fmean = p * rr / (ALPHA * p + (1.0 - ALPHA) * rr)
+    c1 = t.n - best1.count(0.0)
+    c2 = r.n - best2.count(0.0)
+    if c1 == t.n and c2 == r.n:
+        return fmean
+    return fmean * (1.0 - GAMMA * (2.0 / (c1 + c2)) ** BETA)
+
+
 def add_stats(total: list[float], st: list[float]) -> None:
     """Fold one segment's statistics into a running sum (the jar's aggregation rule)."""
     chunks = total[20]
@@ -255,20 +303,34 @@ class MeteorScorer:
             para = [()] * len(pairs)
         modules, weights, stats = self.modules, self.weights, self._stats
         score = _segment_score_default if len(weights) == 4 else segment_score
+        positive = all(w > 0 for w in weights)  # what the score bound assumes
         out = {}
         p = 0
         for key, ti, ris in prepared:
             t = sents[ti]
             best_score, best = -1.0, None
+            found = []
             for ri in ris:
                 r = sents[ri]
-                cands, cov1, cov2 = collect(t, r, modules, lex, para[p])
+                found.append((r, collect(t, r, modules, lex, para[p])))
                 p += 1
+            if len(found) > 1 and positive:
+                # references in decreasing order of a bound on their score; once the bound falls
+                # below the best score found, no later reference can win (ties go to the first)
+                bounds = [_upper_bound(t, r, c[0], weights) for r, c in found]
+                order = sorted(range(len(found)), key=bounds.__getitem__, reverse=True)
+            else:
+                bounds, order = [math.inf], [0]
+            best_k = -1
+            for k in order:
+                if bounds[k] < best_score - BOUND_MARGIN:
+                    break
+                r, (cands, cov1, cov2) = found[k]
                 final, chunks = search(cands, cov1, cov2, t.n, r.n)
                 st = stats(t, r, final, chunks)
                 sc = score(st, weights)
-                if sc > best_score:
-                    best_score, best = sc, st
+                if sc > best_score or (sc == best_score and k < best_k):
+                    best_score, best, best_k = sc, st, k
             if best is None:  # no reference: the jar refuses such a line; score 0
                 best, best_score = [0.0] * N_STATS, 0.0
             out[key] = (best_score, best)
