@@ -21,9 +21,12 @@ Known, documented differences (see docs/caption_metrics.md):
   letters here (Python's Unicode tables) and untokenizable (deleted) there;
 * an SGML tag whose quoted attribute value spans two captions.
 
-Speed: most captions are plain words separated by spaces with an optional final period or comma;
-those take a fast path whose result is provably what the full lexer gives.  Other captions go
-through the full lexer; results are memoised per whitespace-free chunk.
+Speed: most captions are plain ASCII words and numbers with simple punctuation; those take a fast
+path whose result is provably what the full lexer gives (the conditions are checked for all captions
+at once on arrays of character classes; see the comments above ``_ASSIM``).  Other captions go
+through the full lexer, with results memoised per caption and context; when the text it looks at is
+all ASCII it uses the rules' ASCII table (``_ptb_rules.build_rules(ascii_only=True)``), which
+compiles many times faster than the Unicode one.
 """
 
 from __future__ import annotations
