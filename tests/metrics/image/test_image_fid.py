@@ -25,7 +25,7 @@ def reference_fd():
     return pytorch_fid_frechet()
 
 
-@pytest.mark.parametrize("d", [64, 160])
+@pytest.mark.parametrize("d", [64, 160, 600])  # 600: three blocks of the GEMM route, the last partial
 def test_frechet_distance_equals_pytorch_fid_sqrtm(reference_fd, d):
     rng = np.random.default_rng(d)
     mu1, s1 = _stats(rng, 3 * d, d)
@@ -36,6 +36,20 @@ def test_frechet_distance_equals_pytorch_fid_sqrtm(reference_fd, d):
     # symmetric in its two arguments, zero for identical statistics
     assert frechet_distance(mu2, s2, mu1, s1) == pytest.approx(ours, rel=1e-9)
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-8 * np.trace(s1))
+
+
+@pytest.mark.parametrize("d, block", [(1, 256), (37, 8), (100, 32), (100, 100), (130, 64)])
+def test_blocked_sandwich_equals_numpy_product(d, block):
+    from vislang.metrics.image.fid import _sandwich
+
+    rng = np.random.default_rng(d + block)
+    x, y = rng.normal(size=(d + 3, d)), rng.normal(size=(d + 7, d))
+    s1, s2 = x.T @ x / d, y.T @ y / d
+    L = np.linalg.cholesky(s1)
+    expected = L.T @ s2 @ L
+    got = _sandwich(torch.from_numpy(L), torch.from_numpy(s2), block=block).numpy()
+    iu = np.triu_indices(d)  # the triangle the route fills (the other is left unset)
+    np.testing.assert_allclose(got[iu], expected[iu], rtol=1e-12, atol=1e-12 * np.abs(expected).max())
 
 
 def test_hand_worked_one_dimensional_and_diagonal_case():
