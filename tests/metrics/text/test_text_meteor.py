@@ -203,3 +203,43 @@ def test_resources_from_an_explicit_folder_or_env(monkeypatch):
     assert locate() == (jar, para)
     refs, cands = {0: ["two kids"]}, {0: "two teenagers"}
     assert meteor_score(refs, cands, resources=jar.parent)[1] == meteor_score(refs, cands)[1]
+
+
+def test_synset_arrays_equal_the_jars_synonym_file():
+    # oracle: synonym/english.synsets read straight from the jar (word line, synset-ids line)
+    import zipfile
+
+    from vislang.metrics.text.meteor_resources import locate
+
+    lines = zipfile.ZipFile(locate()[0]).read("synonym/english.synsets").decode("utf-8").split("\n")
+    words = {lines[k]: [int(x) for x in lines[k + 1].split()] for k in range(0, len(lines) - 1, 2)}
+    syn = load_resources().synsets
+    assert len(syn) == len(words)
+    sample = sorted(words)[::97] + ["automobile", "car", "dog"]
+    found = syn.find(sample)
+    assert [syn.synsets_of(k) for k in found] == [words[w] for w in sample]
+    # absent: unknown words, the empty word, a word longer than any stored, a NUL-padded known word
+    width = max(len(w) for w in words)
+    assert syn.find(["zzqx", "", "a" * (width + 5), "dog\0"]) == [-1, -1, -1, -1]
+
+
+def test_reference_bound_is_exact_for_a_single_chunk_with_an_unmatched_word():
+    # "the dog" vs "the dog barks": both hypothesis words and 2 of 3 reference words are covered
+    # (exact); the bound (all covered words matched, >= 1 chunk) equals the score worked out by
+    # hand, and a reference that cannot reach the best score is skipped without changing it.
+    from vislang.metrics.text.meteor import _scorer, _upper_bound
+    from vislang.metrics.text.meteor_align import collect
+    from vislang.metrics.text.meteor_lexicon import Sentence
+
+    sc = _scorer(None, (0, 1, 2, 3))
+    (t_ids, r_ids) = sc.lex.ids_many([["the", "dog"], ["the", "dog", "barks"]])
+    t, r = Sentence(t_ids, sc.lex), Sentence(r_ids, sc.lex)
+    cands, _, _ = collect(t, r, sc.modules, sc.lex)
+    p = 1.0
+    r_ = (1 - D + D) / (1 - D + 2 * D)
+    expected = fmean(p, r_) * (1 - G * (1 / 2) ** B)
+    assert _upper_bound(t, r, cands, sc.weights) == pytest.approx(expected, abs=1e-12)
+    assert one("the dog", ["the dog barks"]) == pytest.approx(expected, abs=1e-12)
+    # first reference perfect (1.0); the second's bound is lower: still 1.0, and ties keep the first
+    assert one("the dog", ["the dog", "the dog barks"]) == 1.0
+    assert one("the dog", ["the dog barks", "the dog barks"]) == pytest.approx(expected, abs=1e-12)

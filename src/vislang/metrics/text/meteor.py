@@ -29,6 +29,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+from operator import mul
 from typing import Any, Hashable, Mapping
 
 from vislang.metrics.base import Metric, provenance
@@ -168,13 +169,15 @@ def _upper_bound(t: Sentence, r: Sentence, cands: list[list[tuple]], weights) ->
                 for q in range(m[0], m[0] + m[1]):
                     if w > best2[q]:
                         best2[q] = w
-    cw, fw = DELTA, 1.0 - DELTA
-    tm = sum(fw * b if f else cw * b for f, b in zip(t.func, best1))
-    rm = sum(fw * b if f else cw * b for f, b in zip(r.func, best2))
+    for x in (t, r):
+        if x.wts is None:
+            x.wts = [1.0 - DELTA if f else DELTA for f in x.func]
+            x.wlen = sum(x.wts)
+    tm = sum(map(mul, t.wts, best1))
+    rm = sum(map(mul, r.wts, best2))
     if tm <= 0.0 or rm <= 0.0:
         return 0.0
-    tl = sum(fw if f else cw for f in t.func)
-    rl = sum(fw if f else cw for f in r.func)
+    tl, rl = t.wlen, r.wlen
     p, rr = tm / tl, rm / rl
     fmean = p * rr / (ALPHA * p + (1.0 - ALPHA) * rr)
     c1 = t.n - best1.count(0.0)

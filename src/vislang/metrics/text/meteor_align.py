@@ -46,6 +46,20 @@ _KEY = itemgetter(0)
 def _word_hits(t: Sentence, w: int, modules: tuple[int, ...], lex: Lexicon) -> list[tuple[int, int]]:
     """``[(hypothesis position, stage)]`` of reference word ``w`` in ``t``, stage by stage."""
     kj = lex.key[w]
+    if modules[:3] == (EXACT, STEM, SYNONYM):  # the default: one pass, most words hit nothing
+        exact = t.key_pos.get(kj)
+        stems = t.stem_pos.get(lex.stem[w])
+        pj = lex.partners[w]
+        syn = pj and not pj.isdisjoint(t.idset)
+        if exact is None and stems is None and not syn:
+            return []
+        out = [(i, 0) for i in exact] if exact else []
+        k1 = t.keys
+        if stems:
+            out += [(i, 1) for i in stems if k1[i] != kj]
+        if syn:
+            out += [(i, 2) for i, x in enumerate(t.ids) if x in pj and k1[i] != kj]
+        return out
     out: list[tuple[int, int]] = []
     for stage, mod in enumerate(modules):
         if mod == EXACT:

@@ -137,7 +137,7 @@ class Sentence:
     reference word.
     """
 
-    __slots__ = ("ids", "n", "keys", "func", "key_pos", "stem_pos", "idset", "memo")
+    __slots__ = ("ids", "n", "keys", "func", "key_pos", "stem_pos", "idset", "memo", "wts", "wlen")
 
     def __init__(self, ids: list[int], lex: Lexicon):
         self.ids = ids
@@ -147,6 +147,7 @@ class Sentence:
         func = lex.func
         self.func = [func[w] for w in ids]
         self.key_pos = None
+        self.wts = None  # per-word content/function weights, filled by the scorer when needed
 
     def index_for(self, lex: Lexicon) -> None:
         key_pos: dict[int, list[int]] = {}
