@@ -37,7 +37,6 @@ class NgramTable:
     ``sent[n-1]``, ``gid[n-1]``, ``count[n-1]``: one row per distinct (sentence, n-gram), sorted by
     n-gram id then sentence (n-gram ids number the distinct n-grams in sorted order of their
     words' ids); ``size[n-1]``: number of distinct n-grams of that order;
-    ``position_gid[n-1]``: the n-gram id at each word position (-1 where no n-gram starts);
     ``unigram_positions``: the word positions sorted by word id, then position.
     """
 
@@ -46,7 +45,6 @@ class NgramTable:
     gid: list
     count: list
     size: list
-    position_gid: list
     vocab: dict
     unigram_positions: np.ndarray | None = None
 
@@ -102,21 +100,23 @@ def count_ngram_ids(words: np.ndarray, lengths: np.ndarray, n: int = 4, vocab: d
     V = int(words.max()) + 1 if T else 1
     shift = max(T.bit_length(), 1)
     limit = 1 << (62 - shift)  # packed keys stay below 2**62
-    out_sent, out_gid, out_count, out_size, out_pos = [], [], [], [], []
+    out_sent, out_gid, out_count, out_size = [], [], [], []
     prev, prev_size, uni_pos = words, V, None
     for k in range(1, n + 1):
         idx = np.arange(T, dtype=np.int64) if k == 1 else np.flatnonzero(remaining >= k)
         keys = words if k == 1 else prev[idx] * V + words[idx + k - 1]
-        gid_at = np.full(T, -1, dtype=np.int64)
+        gid_at = np.empty(T, dtype=np.int64)  # the k-gram id at each position where one starts
         if keys.size == 0:
             gid = sent = cc = np.zeros(0, dtype=np.int64)
             G = 0
         else:
             if prev_size * V < limit:  # one plain sort of (key, position) packed into int64
                 packed = (keys << shift) | idx
+                del keys, idx
                 packed.sort()
                 pos = packed & ((1 << shift) - 1)
                 skey = packed >> shift
+                del packed
             else:  # pragma: no cover - keys too large to pack (astronomically large corpora)
                 order = np.argsort(keys, kind="stable")
                 pos, skey = idx[order], keys[order]
@@ -134,13 +134,13 @@ def count_ngram_ids(words: np.ndarray, lengths: np.ndarray, n: int = 4, vocab: d
             G = int(rank[-1]) + 1
             if k == 1:
                 uni_pos = pos
-        out_pos.append(gid_at)
+            del skey, new_gram, rank, s_sorted, new_pair, first, pos
         out_gid.append(gid)
         out_sent.append(sent)
         out_count.append(cc)
         out_size.append(G)
         prev, prev_size = gid_at, max(G, 1)
-    return NgramTable(lengths, out_sent, out_gid, out_count, out_size, out_pos, vocab or {}, uni_pos)
+    return NgramTable(lengths, out_sent, out_gid, out_count, out_size, vocab or {}, uni_pos)
 
 
 @dataclass
