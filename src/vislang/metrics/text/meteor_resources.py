@@ -110,7 +110,10 @@ def bit_test(bits: np.ndarray, h: np.ndarray) -> np.ndarray:
 def _bitmap(h: np.ndarray) -> np.ndarray:
     bits = np.zeros(1 << (BITMAP_BITS - 3), dtype=np.uint8)
     slot = np.unique(h >> np.uint64(64 - BITMAP_BITS))
-    np.bitwise_or.at(bits, slot >> np.uint64(3), (1 << (slot & np.uint64(7))).astype(np.uint8))
+    byte, bit = slot >> np.uint64(3), slot & np.uint64(7)
+    for b in range(8):  # slots are distinct, so each (byte, bit) is set once
+        at = byte[bit == b]
+        bits[at] |= np.uint8(1 << b)
     return bits
 
 
