@@ -50,7 +50,7 @@ def register(commands) -> None:
                         "backwards (left of -> right of; default 0)")
     p.add_argument("--mirror", type=float, metavar="P",
                    help="scenes: each multi-object image's mirrored scene (a relation turned round) joins the batch "
-                        "with probability P, as its own image-caption pair (default 0; shipped recipe 0.5)")
+                        "with probability P, as its own image-caption pair (default 0; an experiment, docs/consistency.md)")
     p.add_argument("--pair-weight", type=float, metavar="W",
                    help="weight of the two-way loss on foils and mirrored pairs, added to InfoNCE (default 0)")
     p.add_argument("--image-pool", choices=["flatten", "attention"],

@@ -4,12 +4,12 @@
 ids ``N x L`` (a :class:`vislang.data.vocab.Vocab` encoding, ``<pad>`` = ``pad_id``) to unit-norm
 embeddings of size ``embed_dim``; the cosine of an image and a caption is their dot product.
 
-Image tower, ``image_pool="flatten"`` (the first shipped model): four stride-2 conv blocks
+Image tower, ``image_pool="flatten"`` (the shipped model): four stride-2 conv blocks
 (BatchNorm, ReLU) bring a 64-px image to a 4 x 4 grid; the grid is *flattened* (not pooled) before
-an MLP projection, so the embedding keeps where things are.  ``image_pool="attention"`` (the
-current shipped model): the conv blocks give a ``grid x grid`` map of feature vectors (4 x 4 for a
-64-px image: four stride-2 blocks; 8 x 8 with ``grid=8``: the last block keeps the resolution); each
-becomes a token with a learned 2-D position embedding (row + column), a learned ``[CLS]`` token is
+an MLP projection, so the embedding keeps where things are.  ``image_pool="attention"``
+(an option for relation experiments, docs/consistency.md): the conv blocks give a ``grid x grid``
+map of feature vectors (4 x 4 for a 64-px image: four stride-2 blocks; 8 x 8 with ``grid=8``: the
+last block keeps the resolution); each becomes a token with a learned 2-D position embedding (row + column), a learned ``[CLS]`` token is
 prepended, ``image_layers`` pre-LN Transformer layers let objects attend to each other (so "what
 is where" and "which is left of which" become features, as in ViT, Dosovitskiy et al. 2021), and
 the ``[CLS]`` output is projected.  Other sizes are resized (bilinear, antialiased) to
@@ -28,6 +28,7 @@ averaged. ``logit_scale`` is learnable, starts at ``log(1 / 0.07)`` and is clamp
 ``log(100)`` (as in the paper). Optional hard negatives: extra captions (e.g. a caption with
 one word changed, :func:`vislang.data.scene_text.perturb_caption`) join the candidate texts of
 the image-to-text direction only, so each image must prefer its true caption over its foil.
+:func:`pair_loss` adds two-way contrasts (true vs foil, a scene vs its mirror) for each hard case.
 
 Models never touch files: :mod:`vislang.train.dual_encoder` saves and loads them.
 """

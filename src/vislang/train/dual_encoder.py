@@ -11,7 +11,10 @@ warm-up then cosine decay (a pure function of the step); gradient-norm clipping.
 ``hard_negatives`` every caption also yields a FOIL -- the same caption with one colour, shape,
 size or relation changed (:func:`vislang.data.scene_text.perturb_caption`, the kind drawn
 uniformly from those the caption allows) -- added to the negatives of the image-to-text
-direction. Captions outside the scene grammar get no foil. A checkpoint is written every
+direction. Captions outside the scene grammar get no foil. With ``mirror`` (scenes only) a share of
+the multi-object images bring their mirrored scene (:func:`mirrored_scenes`) into the batch as an
+extra image-caption pair; ``pair_weight`` adds :func:`~vislang.models.dual_encoder.pair_loss` over
+the foils and mirrored pairs. A checkpoint is written every
 ``ckpt_every`` steps and at the end; resume continues exactly (same batches, same foils).
 """
 
