@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from vislang.metrics.text.meteor_resources import MeteorResources, base_power, byte_hash
+from vislang.metrics.text.meteor_resources import MeteorResources
+from vislang.metrics.text.meteor_tables import base_power, byte_hash
 from vislang.metrics.text.meteor_stem import stem
 
 # WordNet 3.0 morphological detachment rules (suffix, replacement), nouns, verbs, adjectives.

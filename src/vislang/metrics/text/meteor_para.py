@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vislang.metrics.text.meteor_resources import HASH_BASE, SPACE_CODE, bit_test
+from vislang.metrics.text.meteor_tables import HASH_BASE, SPACE_CODE, bit_test
 
 
 def _ragged(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
