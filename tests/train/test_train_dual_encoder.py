@@ -13,7 +13,7 @@ from vislang.train.dual_encoder import embed, load_dual_encoder, step_captions
 TINY = ["--data", "scenes", "--n-train", "48", "--n-val", "16", "--batch-size", "16", "--size", "32",
         "--embed-dim", "16", "--hard-negatives", "--threads", "1", "--quiet",
         # the shipped recipe's options: mirrored pairs, backwards-relation foils, the two-way loss, attention towers
-        "--mirror", "0.5", "--hard-relation", "0.5", "--pair-weight", "1", "--image-pool", "attention",
+        "--mirror", "0.5", "--hard-relation", "0.5", "--pair-weight", "1", "--aux-weight", "1", "--image-pool", "attention",
         "--text-pool", "first"]
 
 
@@ -132,3 +132,21 @@ def test_mirrored_scenes_turn_a_relation_round():
     picked = mirror_indices(list(range(n)), has, 0.5, seed=0, step=3)
     assert picked == mirror_indices(list(range(n)), has, 0.5, seed=0, step=3)
     assert all(has[i] for i in picked) and 0 < len(picked) < int(has.sum())
+
+
+def test_relation_targets_hand_worked():
+    from vislang.train.dual_encoder import relation_targets
+
+    # COLORS = red, orange, yellow, green, blue, purple; SHAPES = circle, square, triangle, star, diamond, cross
+    t, m = relation_targets(["a small red circle left of a big blue box",
+                             "a big blue box is right of a small red circle",      # the same fact, other way round
+                             "a small red star above a big red circle",            # shared colour: shape key only
+                             "a red circle"])                                        # not a scene sentence
+    # colour block: left-of [red=0, blue=4] -> index 4; shape block starts at 72: [circle=0, square=1] -> 73
+    assert t[0].nonzero().flatten().tolist() == [4, 73]
+    assert m[0].nonzero().flatten().tolist() == [4, 24, 73, 78]     # [blue, red] = 24 and [square, circle] = 78 are 0
+    assert torch.equal(t[0], t[1]) and torch.equal(m[0], m[1])
+    # above block of the shape keys: 72 + 36 + [star=3, circle=0] = 126; [circle, star] = 111 masked as 0
+    assert t[2].nonzero().flatten().tolist() == [126]
+    assert m[2].nonzero().flatten().tolist() == [111, 126]
+    assert t[3].sum() == 0 and m[3].sum() == 0

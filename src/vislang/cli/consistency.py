@@ -53,6 +53,9 @@ def register(commands) -> None:
                         "with probability P, as its own image-caption pair (default 0; an experiment, docs/consistency.md)")
     p.add_argument("--pair-weight", type=float, metavar="W",
                    help="weight of the two-way loss on foils and mirrored pairs, added to InfoNCE (default 0)")
+    p.add_argument("--aux-weight", type=float, metavar="W",
+                   help="scenes: weight of training-only heads that read relation facts (which colour / shape is "
+                        "left of / above which) from both towers' embeddings (default 0)")
     p.add_argument("--image-pool", choices=["flatten", "attention"],
                    help="image tower: 'flatten' (4x4 grid -> MLP, default) or 'attention' (8x8 tokens -> Transformer)")
     p.add_argument("--image-layers", type=int, help="Transformer layers of the attention image tower (default 2)")

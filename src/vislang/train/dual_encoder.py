@@ -69,6 +69,7 @@ class DualTrainConfig:
     hard_relation: float = 0.0            # share of multi-object foils that swap a relation's direction
     mirror: float = 0.0                   # share of a step's images joined by their mirrored scene (scenes only)
     pair_weight: float = 0.0              # weight of the two-way foil / mirror loss (models.dual_encoder.pair_loss)
+    aux_weight: float = 0.0               # weight of the relation-fact heads on both towers (scene captions only)
     image_pool: str = "flatten"           # image tower: "flatten" or "attention" (see models/dual_encoder.py)
     image_layers: int = 2
     text_pool: str = "mean"               # text tower readout: "mean" or "first"
@@ -178,6 +179,49 @@ def mirror_indices(idx: list[int], has_mirror: torch.Tensor, share: float, seed:
     return [i for i, u in zip(idx, draw) if bool(has_mirror[i]) and u < share]
 
 
+N_KEYS = 6  # colours and shapes: 6 each
+
+
+class RelationHeads(torch.nn.Module):
+    """Training-only linear heads: from an embedding, the logits of the facts "the object of colour
+    (shape) a is left of / above the object of colour (shape) b" (2 x 6 x 6 each, for colour and for
+    shape keys), one pair of heads per tower. Not part of the exported model."""
+
+    def __init__(self, embed_dim: int):
+        super().__init__()
+        self.image = torch.nn.Linear(embed_dim, 2 * 2 * N_KEYS * N_KEYS)
+        self.text = torch.nn.Linear(embed_dim, 2 * 2 * N_KEYS * N_KEYS)
+
+
+def relation_targets(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(target, mask)``, each ``N x 144``: for each stated relation "A left of B" (after
+    :meth:`SceneSpec.canonical_relations`), on its axis, ``[A, B] = 1`` and ``[B, A] = 0``, keyed by
+    colour (first 72 = 2 axes x 6 x 6) and by shape (last 72); a key two objects share is skipped."""
+    from vislang.data.scene_spec import COLORS, SHAPES
+    from vislang.data.scene_text import parse_caption
+
+    n2 = N_KEYS * N_KEYS
+    target = torch.zeros(len(captions), 4 * n2)
+    mask = torch.zeros(len(captions), 4 * n2)
+    for k, c in enumerate(captions):
+        spec = parse_caption(c)
+        if spec is None:
+            continue
+        attrs = spec.attributes
+        for block, (slot, names) in enumerate(((1, COLORS), (2, SHAPES))):
+            keys = [a[slot] for a in attrs]
+            for ta, rel, tb in spec.canonical_relations():
+                a, b = ta[slot], tb[slot]
+                if keys.count(a) > 1 or keys.count(b) > 1:
+                    continue
+                base = block * 2 * n2 + (0 if rel == "left of" else n2)
+                i, j = names.index(a), names.index(b)
+                target[k, base + i * N_KEYS + j] = 1.0
+                mask[k, base + i * N_KEYS + j] = 1.0
+                mask[k, base + j * N_KEYS + i] = 1.0
+    return target, mask
+
+
 def _foil_owners(caps: list[str], foils: list[str]) -> list[int]:
     """The caption each foil of :func:`step_captions` was made from (captions outside the scene grammar get none)."""
     if len(foils) == len(caps):
@@ -217,13 +261,15 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
     vocab = Vocab.from_state_dict(state["extra"]["vocab"]) if state else \
         Vocab.build((c for caps in data.train_refs for c in caps), max_len=cfg.max_len)
     model = build_model(cfg, vocab).to(dist.device)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    heads = RelationHeads(cfg.embed_dim).to(dist.device) if cfg.aux_weight else None
+    params = list(model.named_parameters()) + (list(heads.named_parameters()) if heads is not None else [])
+    decay = [p for n, p in params if p.ndim >= 2]
+    no_decay = [p for n, p in params if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     start = 0
     if state is not None:
-        start = loop.restore(state, {"model": model}, {"opt": opt})
+        start = loop.restore(state, {"model": model, **({"aux": heads} if heads is not None else {})}, {"opt": opt})
         if dist.is_main:
             run.log.truncate_after("step", start)
     ddp = model
@@ -269,6 +315,13 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
             owner = torch.tensor(owners, dtype=torch.long, device=dist.device)
             loss = loss + cfg.pair_weight * pair_loss(img, txt, model.scale(), hrd, owner,
                                                       None if pairs is None else tuple(x.to(dist.device) for x in pairs))
+        if heads is not None:
+            target, mask = (t.to(dist.device) for t in relation_targets(caps))
+            if mask.any():
+                aux = sum(torch.nn.functional.binary_cross_entropy_with_logits(head(emb), target, weight=mask,
+                                                                               reduction="sum") / mask.sum()
+                          for head, emb in ((heads.image, img), (heads.text, txt)))
+                loss = loss + cfg.aux_weight * aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip:
@@ -281,7 +334,8 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
             run.log.log(last)
         if done % cfg.ckpt_every == 0 or done == cfg.steps:
             if dist.is_main:
-                run.save(loop.capture(done, cfg, {"model": model}, {"opt": opt}, vocab=vocab.state_dict()), done)
+                mods = {"model": model, **({"aux": heads} if heads is not None else {})}
+                run.save(loop.capture(done, cfg, mods, {"opt": opt}, vocab=vocab.state_dict()), done)
     model.eval()
     summary: dict[str, Any] = {"steps": cfg.steps, "last": last}
     if dist.is_main:
