@@ -1,10 +1,12 @@
 """GAN quality on 32-px built-in scenes: FID before/after a CPU time budget, and caption faithfulness.
 
-1. Unconditional DCGAN (32 px, recipe widths) trained for ``--seconds`` on ``--threads`` CPU threads
-   (the step count is set from a timed 20-step start, then the run is resumed to it).  FID of
+1. Unconditional DCGAN (32 px, recipe widths and losses) trained until its steps have used
+   ``--cpu-minutes`` of the training process's CPU time (``time.process_time``; ``--threads``, default 1),
+   so load on a shared machine stretches the wall time but not the result.  FID of
    ``--n`` generated images against held-out real scenes (``val`` split) for the untrained generator
    and the trained one, beside the real-vs-real floor (``train`` images vs ``val`` images).
-2. The caption-conditioned GAN (spectral norm + hinge, as docs/gan.md recommends) trained the same way; for held-out captions, an attribute check from
+2. The caption-conditioned GAN (``--cond-options``, default spectral norm + hinge) trained the same way; for
+   held-out captions, the shipped attribute classifier's faithfulness and an attribute check from
    the scene tools' palette (saturated pixels labelled with the nearest palette colour): the share of
    images in which every colour the caption names covers at least ``MIN_PX`` pixels, in which the
    most frequent colour is a named one, and, for two-object captions with a relation between objects
@@ -15,7 +17,10 @@
 FID uses vislang's extractor (``--extractor``, default mobilenet-v2; inception-tf on a GPU) and
 ``vislang.metrics.image.fid``.  Usage::
 
-    python benchmarks/gan_quality.py --seconds 600 --threads 2 --out .bench/gan_quality
+    python benchmarks/gan_quality.py --cpu-minutes 20 --threads 1 --n 1000 --out .bench/gan_quality
+
+``--no-eval`` trains only; ``--prep`` computes only the reference figures (cached); a run stopped by its
+budget and interrupted later is resumed for the rest of the budget (bitwise exact).
 """
 
 from __future__ import annotations
