@@ -77,7 +77,7 @@ def _images(demo, real, fakes: dict[str, torch.Tensor], noise) -> dict[str, Any]
     c = demo.cfg
     n = min(c.n_eval_images, len(real))
     opts = dict(extractor=c.extractor, metrics=("fid", "kid", "vendi"), seed=c.seed, device="cpu",
-                kid_subset_size=max(n // 4, 2), kid_subsets=50, cache=False)
+                kid_subset_size=max(n // 4, 2), kid_subsets=50, cache=True)
     out: dict[str, Any] = {}
     base = evaluate_images(real[:n], noise[:n], real_vs_real=False, **opts)
     for name, fake in fakes.items():
