@@ -78,6 +78,14 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 2) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+def _scaled(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 images as floats in [-1, 1], resized (bilinear, antialiased) to ``size`` x ``size`` if needed."""
+    x = images.float() / 127.5 - 1.0
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
 class ImageTower(nn.Module):
     """uint8 images -> embeddings (not normalised)."""
 
@@ -90,11 +98,7 @@ class ImageTower(nn.Module):
                                   nn.ReLU(inplace=True), nn.Linear(2 * cfg.embed_dim, cfg.embed_dim))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float() / 127.5 - 1.0
-        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False,
-                              antialias=True)
-        x = self.features(x)
+        x = self.features(_scaled(images, self.image_size))
         if x.shape[-1] != self.grid:
             x = F.adaptive_avg_pool2d(x, self.grid)
         return self.proj(x)
@@ -122,11 +126,7 @@ class AttentionImageTower(nn.Module):
         self.proj = nn.Linear(d, cfg.embed_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float() / 127.5 - 1.0
-        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False,
-                              antialias=True)
-        x = self.features(x)
+        x = self.features(_scaled(images, self.image_size))
         if x.shape[-1] != self.grid or x.shape[-2] != self.grid:
             x = F.adaptive_avg_pool2d(x, self.grid)
         x = self.tokens(x.flatten(2).transpose(1, 2)) + (self.row + self.col).reshape(1, -1, self.row.shape[-1])
