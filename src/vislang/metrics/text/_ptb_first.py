@@ -22,25 +22,53 @@ def _re_internals():
     return _parser, _compiler, _constants
 
 
+def _walk_first(seq, leaf, icase: bool = False) -> bool:
+    """Call ``leaf(op, av, icase)`` on every single-character item (LITERAL, NOT_LITERAL, ANY, IN) that can
+    begin a match of ``seq`` (a parsed pattern; ``icase``: inside a case-insensitive group), through
+    groups, alternatives and repeats; return True if ``seq`` can match the empty string."""
+    C = _re_internals()[2]  # noqa: N806 - the regex parser's opcodes
+    for op, av in seq:
+        if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
+            leaf(op, av, icase)
+            return False
+        if op is C.SUBPATTERN:
+            if not _walk_first(av[3], leaf, bool((icase or av[1] & re.IGNORECASE) and not av[2] & re.IGNORECASE)):
+                return False
+            continue
+        if op is C.BRANCH:
+            nullable = False
+            for alt in av[1]:
+                nullable |= _walk_first(alt, leaf, icase)
+            if not nullable:
+                return False
+            continue
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            nullable = _walk_first(av[2], leaf, icase)
+            if av[0] > 0 and not nullable:
+                return False
+            continue
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue
+        raise ValueError(op)
+    return True
+
+
 def _first_items(seq, out, icase: bool = False) -> bool:
     """Add to ``out`` the single-character regexes that can begin ``seq`` (a parsed pattern; ``icase``:
     inside a case-insensitive group); return True if ``seq`` can match the empty string."""
     C = _re_internals()[2]  # noqa: N806 - the regex parser's opcodes
 
-    def add(item: str) -> None:
-        out.append(f"(?i:{item})" if icase else item)
+    def leaf(op, av, icase: bool) -> None:
+        def add(item: str) -> None:
+            out.append(f"(?i:{item})" if icase else item)
 
-    for op, av in seq:
         if op is C.LITERAL:
             add(re.escape(chr(av)))
-            return False
-        if op is C.NOT_LITERAL:
+        elif op is C.NOT_LITERAL:
             add("[^" + re.escape(chr(av)) + "]")
-            return False
-        if op is C.ANY:
+        elif op is C.ANY:
             out.append("[\\s\\S]")
-            return False
-        if op is C.IN:
+        else:  # C.IN
             body = []
             for iop, iav in av:
                 if iop is C.NEGATE:
@@ -56,28 +84,8 @@ def _first_items(seq, out, icase: bool = False) -> bool:
                 else:
                     raise ValueError(iop)
             add("[" + "".join(body) + "]")
-            return False
-        if op is C.SUBPATTERN:
-            sub_icase = bool((icase or av[1] & re.IGNORECASE) and not av[2] & re.IGNORECASE)
-            if not _first_items(av[3], out, sub_icase):
-                return False
-            continue
-        if op is C.BRANCH:
-            nullable = False
-            for alt in av[1]:
-                nullable |= _first_items(alt, out, icase)
-            if not nullable:
-                return False
-            continue
-        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            nullable = _first_items(av[2], out, icase)
-            if av[0] > 0 and not nullable:
-                return False
-            continue
-        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
-            continue
-        raise ValueError(op)
-    return True
+
+    return _walk_first(seq, leaf, icase)
 
 
 _ASCII = "".join(map(chr, range(128)))
@@ -120,33 +128,10 @@ def _first_ascii(tree) -> frozenset:
             got |= {ch.swapcase() for ch in got}
         return frozenset(got)
 
-    def walk(seq, icase: bool) -> bool:  # True if seq can match the empty string
-        for op, av in seq:
-            if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
-                out.update(item_set(op, av, icase))
-                return False
-            if op is C.SUBPATTERN:
-                if not walk(av[3], bool((icase or av[1] & re.IGNORECASE) and not av[2] & re.IGNORECASE)):
-                    return False
-                continue
-            if op is C.BRANCH:
-                nullable = False
-                for alt in av[1]:
-                    nullable |= walk(alt, icase)
-                if not nullable:
-                    return False
-                continue
-            if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-                nullable = walk(av[2], icase)
-                if av[0] > 0 and not nullable:
-                    return False
-                continue
-            if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
-                continue
-            raise ValueError(op)
-        return True
+    def leaf(op, av, icase: bool) -> None:
+        out.update(item_set(op, av, icase))
 
-    if walk(tree, False):
+    if _walk_first(tree, leaf):
         return everything
     return frozenset(out)
 
