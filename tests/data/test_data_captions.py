@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from vislang.data.captions import (caption_format, check_pairing, karpathy_splits, load_candidates, load_flickr8k,
+from vislang.data.captions import (caption_format, check_pairing, karpathy_splits, leave_one_out, load_candidates, load_flickr8k,
                                    load_jsonl, load_karpathy, load_references, save_coco_annotations,
                                    save_flickr8k, save_jsonl, save_karpathy, save_results)
 
@@ -90,6 +90,11 @@ def test_flickr8k_round_trip(tmp_path):
         "1001773457_577c3a7d70.jpg"]}
 
 
+def test_leave_one_out_hand_worked():
+    refs, cands = leave_one_out({"a": ["x1", "x2", "x3"], "b": ["only"], 7: ["y1", "y2"]})
+    assert cands == {"a": "x1", 7: "y1"} and refs == {"a": ["x2", "x3"], 7: ["y2"]}
+
+
 def test_jsonl_round_trip_references_and_candidates(tmp_path):
     save_jsonl(tmp_path / "r.jsonl", REFS_INT)
     assert load_jsonl(tmp_path / "r.jsonl") == REFS_INT == load_references(tmp_path / "r.jsonl")
@@ -130,5 +135,10 @@ def test_real_flickr8k_files(flickr8k_dir):
     for split, n in (("train", 6000), ("dev", 1000), ("test", 1000)):
         part = load_flickr8k(token, flickr8k_dir / f"Flickr_8k.{split}Images.txt")
         assert len(part) == n and all(len(c) == 5 for c in part.values())
+    # leave-one-out: 8,093 images, one of them with a single caption (left out); 40,460 captions in all
+    loo_refs, loo_cands = leave_one_out(refs)
+    assert len(loo_cands) == 8092 and sum(map(len, loo_refs.values())) == 40460 - 8092 - 1
+    assert loo_cands["1000268201_693b08cb0e.jpg"] == expected["1000268201_693b08cb0e.jpg"][0]
+    assert loo_refs["1000268201_693b08cb0e.jpg"] == expected["1000268201_693b08cb0e.jpg"][1:]
     test_ids = (flickr8k_dir / "Flickr_8k.testImages.txt").read_text().split()
     assert list(load_flickr8k(token, flickr8k_dir / "Flickr_8k.testImages.txt")) == test_ids  # split-file order

@@ -274,6 +274,19 @@ def load_flickr8k(token_file, split_file=None) -> dict[str, list[str]]:
     return {n: refs[n] for n in dict.fromkeys(names)}
 
 
+def leave_one_out(refs: Mapping[Any, Sequence[str]]) -> tuple[References, Candidates]:
+    """Split references into (references, candidates) the way human-level caption scores are made: for each
+    image with at least two captions, its first caption is the candidate and the others its references
+    (images with a single caption are left out).  With :func:`load_flickr8k` this is the Flickr8k
+    leave-one-out set of the caption-metric benchmarks (8,092 candidates, 32,367 references)."""
+    out_refs: References = {}
+    cands: Candidates = {}
+    for image_id, caps in refs.items():
+        if len(caps) >= 2:
+            cands[image_id], out_refs[image_id] = caps[0], list(caps[1:])
+    return out_refs, cands
+
+
 def save_flickr8k(path, refs: Mapping[Any, Sequence[str]]) -> None:
     """Write references as a Flickr8k token file (``<image>#<k><TAB><caption>``), atomically."""
     _check_refs(refs)

@@ -26,16 +26,9 @@ def flickr8k_lines(token_file: Path) -> list[tuple[str, int, str]]:
 
 def leave_one_out(token_file: Path) -> tuple[dict, dict]:
     """Candidate = caption #0 of each image with >= 2 captions, references = its other captions."""
-    caps: dict[str, list] = {}
-    for img, k, cap in flickr8k_lines(token_file):
-        caps.setdefault(img, []).append((k, cap))
-    refs, cands = {}, {}
-    for img, lst in caps.items():
-        lst.sort()
-        if len(lst) >= 2:
-            cands[img] = lst[0][1]
-            refs[img] = [c for _, c in lst[1:]]
-    return refs, cands
+    from vislang.data.captions import leave_one_out as split, load_flickr8k
+
+    return split(load_flickr8k(token_file))
 
 
 def java_tokenize(captions: list[str]) -> list[str]:
