@@ -243,3 +243,42 @@ def test_reference_bound_is_exact_for_a_single_chunk_with_an_unmatched_word():
     # first reference perfect (1.0); the second's bound is lower: still 1.0, and ties keep the first
     assert one("the dog", ["the dog", "the dog barks"]) == 1.0
     assert one("the dog", ["the dog barks", "the dog barks"]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_workers_rule_and_hand_worked_scores_from_forked_workers(monkeypatch):
+    from vislang.errors import ConfigError, InputError
+    from vislang.metrics.text import meteor_parallel as mp_
+
+    monkeypatch.delenv("VISLANG_METEOR_WORKERS", raising=False)
+    monkeypatch.setattr(mp_, "usable_cores", lambda: 8)
+    assert mp_.resolve_workers(None, 10_000) == (2 if mp_.can_fork() else 1)  # min(2, cores)
+    assert mp_.resolve_workers(None, 399) == 1  # too few captions to fork for
+    monkeypatch.setattr(mp_, "usable_cores", lambda: 1)
+    assert mp_.resolve_workers(None, 10_000) == 1
+    monkeypatch.setenv("VISLANG_METEOR_WORKERS", "3")
+    assert mp_.resolve_workers(None, 10_000) == (3 if mp_.can_fork() else 1)
+    assert mp_.resolve_workers(1, 10_000) == 1
+    monkeypatch.setenv("VISLANG_METEOR_WORKERS", "two")
+    with pytest.raises(ConfigError, match="VISLANG_METEOR_WORKERS"):
+        mp_.resolve_workers(None, 10)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="workers"):
+            mp_.resolve_workers(bad, 10)
+    monkeypatch.delenv("VISLANG_METEOR_WORKERS")
+    # force forking on a small input: 12 captions, 3 per worker batch, scored by 2 processes
+    monkeypatch.setattr(mp_, "MIN_PARALLEL", 0)
+    base = {"a": ("dog runs fast green park", ["green park dog runs fast"], 1 - G * 0.4**B),
+            "b": ("park green fast runs dog", ["dog runs fast green park"], 1 - G),
+            "c": ("the children", ["kids"], 0.6),
+            "d": ("dogs running", ["dog running"], (D * 1.0 + D * 0.6) / (2 * D))}
+    refs, cands, want = {}, {}, {}
+    for k in range(3):
+        for name, (hyp, rs, value) in base.items():
+            refs[f"{name}{k}"], cands[f"{name}{k}"], want[f"{name}{k}"] = rs, hyp, value
+    for workers in (2, 3):
+        _, per = meteor_score(refs, cands, workers=workers)
+        assert list(per) == list(cands)  # input order
+        assert per == pytest.approx(want, abs=1e-12)
+    m = Meteor(workers=2)
+    m.update(refs, cands)
+    assert m.compute()["meteor_per_item"] == pytest.approx(want, abs=1e-12)

@@ -80,6 +80,12 @@ def test_flickr8k_leave_one_out_sample_equals_the_jar(loo_sample, resources):
     assert (diff <= 1e-4).mean() >= 0.95
     assert diff.max() <= 1e-9 and abs(corpus - jar_corpus) <= 1e-9, (diff.max(), corpus, jar_corpus)
     assert 0.2 < corpus < 0.3  # human-vs-human METEOR on Flickr8k
+    # the same (jar-checked) scores, in input order, from one process and from 3 forked workers
+    # (the call above used the default: 2 workers on a 2-core machine, 1 where fork is missing)
+    for workers in (1, 3):
+        c_w, per_w = meteor_score(gts, {i: res[i][0] for i in res}, resources=resources, workers=workers)
+        assert c_w == corpus and list(per_w) == list(res)
+        assert [per_w[i] for i in ids] == ours.tolist(), workers
     # the -norm normaliser against the jar's own, on raw and tokenised captions of 400 images
     ids = list(refs)[:400]
     lines = [c for i in ids for c in refs[i]] + [cands[i] for i in ids]

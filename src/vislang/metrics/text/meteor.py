@@ -39,12 +39,15 @@ from vislang.metrics.text.meteor_formula import (  # noqa: F401  (re-exported)
 from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, collect, search
 from vislang.metrics.text.meteor_lexicon import Lexicon, Sentence
 from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
+from vislang.metrics.text.meteor_parallel import resolve_workers
 from vislang.metrics.text.meteor_resources import MeteorResources, load_resources
 
 MODULES = (EXACT, STEM, SYNONYM, PARAPHRASE)
 _PLAIN = re.compile("[a-z0-9 ]*")
 #: Captions scored per batch (sentences, phrase hashes and table hits are kept per batch only).
 CHUNK = 4000
+#: Batches per worker process when scoring in parallel (balances uneven batches).
+BATCHES_PER_WORKER = 4
 
 __all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
 
@@ -104,8 +107,13 @@ class MeteorScorer:
         st[22] = float(rw)
         return st
 
-    def score_batch(self, refs: Mapping[Hashable, list[str]], cands: Mapping[Hashable, str]):
-        """Per-item ``{id: (score, stats)}`` for PTB-tokenised captions (pycocoevalcap's input)."""
+    def score_batch(self, refs: Mapping[Hashable, list[str]], cands: Mapping[Hashable, str],
+                    workers: int | None = None):
+        """Per-item ``{id: (score, stats)}`` for PTB-tokenised captions (pycocoevalcap's input).
+
+        ``workers``: processes that score (see :func:`resolve_workers`); the result is the same
+        for every value.
+        """
         self._norm_memo = {}  # per call: the memo would otherwise grow with every caption ever seen
         items = []
         for key, hyp in cands.items():
@@ -121,9 +129,14 @@ class MeteorScorer:
                 parts.pop()
             ref_texts = [java_trim(p) for p in parts[1:-1]]
             items.append((key, java_trim(parts[-1]), ref_texts))
+        workers = resolve_workers(workers, len(items))
         gc_was_on = gc.isenabled()
         gc.disable()  # many small objects, no cycles: the cyclic collector would only slow this down
         try:
+            if workers > 1:
+                from vislang.metrics.text.meteor_parallel import score_forked
+
+                return score_forked(self, items, workers, BATCHES_PER_WORKER, CHUNK)
             out = {}
             for k in range(0, len(items), CHUNK):  # bounded memory for any number of captions
                 out.update(self._score_items(items[k: k + CHUNK]))
@@ -214,45 +227,51 @@ def _scorer(resources, modules) -> MeteorScorer:
 
 
 def meteor_score(refs_tok: Mapping[Hashable, list[str]], cands_tok: Mapping[Hashable, str],
-                 resources: Any = None) -> tuple[float, dict]:
+                 resources: Any = None, workers: int | None = None) -> tuple[float, dict]:
     """``(corpus METEOR as pycocoevalcap reports it, {id: segment METEOR})``.
 
     ``refs_tok`` / ``cands_tok`` are PTB-tokenised, space-joined captions (what pycocoevalcap's
     ``Meteor.compute_score`` receives); a candidate may also be a one-element list.
     ``resources``: see :func:`vislang.metrics.text.meteor_resources.load_resources`.
+    ``workers``: scoring processes; default ``$VISLANG_METEOR_WORKERS``, else ``min(2, CPU cores)``
+    (one for fewer than 400 captions or without ``fork``; :mod:`.meteor_parallel`).  The scores
+    are the same for every value.
     """
     if set(refs_tok) != set(cands_tok):
         from vislang.errors import InputError
 
         raise InputError("meteor: references and candidates must have the same ids")
     sc = _scorer(resources, MODULES)
-    per = sc.score_batch(refs_tok, cands_tok)
+    per = sc.score_batch(refs_tok, cands_tok, workers=workers)
     return _corpus(per, sc.weights), {k: v[0] for k, v in per.items()}
 
 
-def meteor_exact_stem_score(refs_tok, cands_tok, resources: Any = None) -> tuple[float, dict]:
+def meteor_exact_stem_score(refs_tok, cands_tok, resources: Any = None,
+                            workers: int | None = None) -> tuple[float, dict]:
     """The reduced "METEOR-exact-stem": METEOR 1.5's exact and stem stages only.
 
     It needs only the jar (function words, non-breaking prefixes), not the paraphrase table or
     synonyms, and is *not* METEOR: report it under its own name.
     """
     sc = _scorer(resources, (EXACT, STEM))
-    per = sc.score_batch(refs_tok, cands_tok)
+    per = sc.score_batch(refs_tok, cands_tok, workers=workers)
     return _corpus(per, sc.weights), {k: v[0] for k, v in per.items()}
 
 
 class Meteor(Metric):
     """METEOR 1.5 as a mergeable metric.
 
-    ``update(refs, cands)`` takes PTB-tokenised captions as :func:`meteor_score` does.
+    ``update(refs, cands)`` takes PTB-tokenised captions as :func:`meteor_score` does
+    (``workers`` as there).
     State: the summed sufficient statistics (23 floats) and the per-caption scores.
     ``compute()`` returns ``{"meteor": corpus, "meteor_per_item": {id: score}, "provenance": ...}``.
     """
 
     name = "meteor"
 
-    def __init__(self, resources: Any = None):
+    def __init__(self, resources: Any = None, workers: int | None = None):
         self.resources = resources
+        self.workers = workers
         self.reset()
 
     def reset(self) -> None:
@@ -261,7 +280,7 @@ class Meteor(Metric):
 
     def update(self, refs, cands) -> None:
         sc = _scorer(self.resources, MODULES)
-        for key, (score, st) in sc.score_batch(refs, cands).items():
+        for key, (score, st) in sc.score_batch(refs, cands, workers=getattr(self, "workers", None)).items():
             if key in self.per_item:
                 from vislang.errors import InputError
 
@@ -286,4 +305,4 @@ class Meteor(Metric):
 
     def __getstate__(self):
         return {"resources": self.resources if isinstance(self.resources, (str, type(None))) else None,
-                "total": self.total, "per_item": self.per_item}
+                "workers": self.workers, "total": self.total, "per_item": self.per_item}
