@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=10000)
     ap.add_argument("--width", type=int, default=64, help="unconditional ngf = ndf (the recipe's 64 by default)")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--keep", type=int, default=3, help="checkpoints kept (every 500 steps); more for a FID curve")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA of G kept beside G (does not change training)")
     ap.add_argument("--cond-width", type=int, default=32)
     ap.add_argument("--cond-batch-size", type=int, default=64)
@@ -147,7 +148,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     budget = args.cpu_minutes * 60.0
     base = dict(data="scenes", size=32, n_train=args.n_train, sample_every=500, ckpt_every=500, log_every=50,
-                steps=10 ** 7, ema=args.ema)
+                steps=10 ** 7, ema=args.ema, keep=args.keep)
     ucfg = GANConfig(**base, ngf=args.width, ndf=args.width, batch_size=args.batch_size)
     opts = {}
     for kv in filter(None, args.cond_options.split(",")):

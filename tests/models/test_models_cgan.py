@@ -86,3 +86,37 @@ def test_pluggable_text_encoder():
     out = d(x, tok)
     out.sum().backward()
     assert out.shape == (2,) and g.text.table.weight.grad is not None
+
+
+def test_frozen_text_encoder_scales_and_stays_frozen():
+    torch.manual_seed(0)
+    tower = _Tower()
+    fe = cg.FrozenTextEncoder(tower, 12)
+    tok = torch.randint(1, 30, (3, 4))
+    raw = tower.table(tok).sum(1)
+    expect = raw / raw.norm(dim=1, keepdim=True) * 12 ** 0.5
+    assert torch.allclose(fe(tok), expect, atol=1e-6)
+    assert not any(p.requires_grad for p in fe.parameters())
+    fe.train()
+    assert fe.training and not tower.training  # a frozen tower stays in eval mode
+
+
+def test_shared_frozen_encoder_takes_tokens_or_embeddings():
+    torch.manual_seed(0)
+    fe = cg.FrozenTextEncoder(_Tower(), 12)
+    g, d = cg.build_conditional(30, size=32, ngf=8, ndf=8, frozen_text=fe)
+    assert g.text is fe and d.text is fe
+    g.eval()
+    d.eval()
+    tok = torch.randint(1, 30, (3, 4))
+    z = torch.randn(3, 100)
+    emb = fe(tok)
+    x = g(z, tok)
+    assert torch.equal(x, g(z, emb))
+    # D projects the unit-norm embedding: psi(phi(x)) + <V e / |e|, phi(x)>, V ~ N(0, 0.02)
+    feat = d.net.features(x).flatten(1)
+    psi = feat @ d.net.head.weight.reshape(-1)
+    unit = emb / emb.norm(dim=1, keepdim=True)
+    assert torch.allclose(d(x, tok), psi + (unit @ d.proj.weight.T * feat).sum(1), atol=1e-5)
+    assert torch.allclose(d(x, emb), d(x, tok), atol=1e-6)
+    assert 0.018 < float(d.proj.weight.detach().std()) < 0.022  # 12 x 512 draws of N(0, 0.02)

@@ -8,6 +8,8 @@ TRAIN_EPILOG = """\
 examples:
   vislang train gan --data scenes --size 64 --steps 20000 --out runs/dcgan
   vislang train gan --data scenes --size 32 --conditional --steps 20000 --out runs/cgan
+  vislang train gan --data scenes --size 32 --conditional --text-encoder dual-encoder --mismatch 0.5 \
+      --ngf 32 --ndf 32 --steps 5000 --out runs/cgan-de
   vislang train gan --resume runs/dcgan --steps 40000        # continue exactly where it stopped
   torchrun --nproc_per_node 2 -m vislang train gan --data scenes --out runs/ddp
 
@@ -23,7 +25,8 @@ examples:
 
 #: options fixed by the architecture / data: on --resume they come from the run and may not be changed
 _MODEL_FLAGS = ("data", "size", "conditional", "n_train", "nz", "ngf", "ndf", "lr", "beta1", "beta2", "loss",
-                "spectral_norm", "ema", "diffaugment", "r1", "text_encoder", "batch_size", "seed", "channels_last",
+                "spectral_norm", "ema", "diffaugment", "r1", "text_encoder", "text_model", "mismatch",
+                "consistency", "batch_size", "seed", "channels_last",
                 "deterministic")
 _RUN_FLAGS = ("steps", "sample_every", "ckpt_every", "keep", "eval_every", "eval_n", "eval_extractor", "log_every")
 
@@ -50,7 +53,17 @@ def register(commands) -> None:
     p.add_argument("--ema", type=float, help="keep an EMA of G with this decay, e.g. 0.999 (default off)")
     p.add_argument("--diffaugment", help="DiffAugment policy, e.g. color,translation,cutout (default off)")
     p.add_argument("--r1", type=float, help="R1 penalty gamma (default 0 = off)")
-    p.add_argument("--text-encoder", choices=("gru", "mean"), help="conditional text encoder (default gru)")
+    p.add_argument("--text-encoder", choices=("gru", "mean", "dual-encoder"),
+                   help="conditional text encoder: gru (default), mean, or dual-encoder (the frozen text tower of "
+                        "--text-model, shared by G and D)")
+    p.add_argument("--text-model", help="dual-encoder text tower: 'scenes' (the shipped model, default), a dual-encoder "
+                                        "run folder or model file")
+    p.add_argument("--mismatch", type=float,
+                   help="matching-aware D (GAN-CLS): weight of real images with mismatched captions among D's fakes, "
+                        "e.g. 0.5 (default 0 = off)")
+    p.add_argument("--consistency", type=float,
+                   help="with --text-encoder dual-encoder: add W * (1 - cosine of G's image and its caption under the "
+                        "frozen dual encoder) to G's loss (default 0 = off)")
     p.add_argument("--sample-every", type=int, help="write a sample grid every K steps (default 500; 0 = only at the end)")
     p.add_argument("--ckpt-every", type=int, help="checkpoint every K steps (default 1000; always at the end)")
     p.add_argument("--keep", type=int, help="checkpoints to keep (default 3)")

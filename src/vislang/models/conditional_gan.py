@@ -16,7 +16,12 @@
   linear map of the caption embedding.  It returns logits, so the unconditional losses
   in :mod:`vislang.models.gan_losses` apply unchanged.
 
-Generator and discriminator each own a text encoder (trained by their own losses).
+Generator and discriminator each own a text encoder (trained by their own losses), except a
+:class:`FrozenTextEncoder`: a pretrained text tower (e.g. the text tower of the shipped scenes
+dual encoder, :mod:`vislang.models.dual_encoder`), frozen and shared by both, which gives the
+caption a meaningful embedding from step 0.  Because it is frozen, its embedding of a caption never
+changes, so G and D also accept the embedding itself (float ``N x dim``) in place of the token ids
+(the trainer computes each training caption's embedding once).
 """
 
 from __future__ import annotations
@@ -60,6 +65,35 @@ class MeanPoolTextEncoder(nn.Module):
 TEXT_ENCODERS = {"gru": GRUTextEncoder, "mean": MeanPoolTextEncoder}
 
 
+class FrozenTextEncoder(nn.Module):
+    """A pretrained text tower (tokens -> N x ``dim``), frozen: no gradients, always in eval mode.
+
+    The output is the tower's embedding scaled to norm ``sqrt(dim)`` (unit-variance entries on
+    average), so a unit-norm embedding (a dual encoder's) is on the scale of the noise ``z``.
+    """
+
+    def __init__(self, tower: nn.Module, dim: int):
+        super().__init__()
+        self.tower, self.dim = tower, dim
+        self.tower.requires_grad_(False)
+        self.tower.eval()
+
+    def train(self, mode: bool = True):  # noqa: D102 - stays in eval mode (frozen)
+        super().train(mode)
+        self.tower.eval()
+        return self
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            e = self.tower(tokens)
+        return nn.functional.normalize(e, dim=-1) * self.dim ** 0.5
+
+
+def embed_caption(text: nn.Module, cond: torch.Tensor) -> torch.Tensor:
+    """The caption embedding: ``text(cond)`` for token ids, ``cond`` itself for a precomputed float embedding."""
+    return cond if cond.is_floating_point() else text(cond)
+
+
 class ConditionalGenerator(nn.Module):
     """(z, tokens) -> images: the DCGAN generator fed ``[z, LeakyReLU(W e(tokens))]``."""
 
@@ -74,7 +108,7 @@ class ConditionalGenerator(nn.Module):
     def forward(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         if z.dim() == 4:
             z = z.flatten(1)
-        c = self.cond(self.text(tokens))
+        c = self.cond(embed_caption(self.text, tokens))
         return self.net(torch.cat([z, c], dim=1))
 
 
@@ -89,21 +123,35 @@ class ProjectionDiscriminator(nn.Module):
         self.net = Discriminator(size, ndf, nc, spectral_norm)
         n_feat = self.net.feature_channels * 16  # the 4x4 feature map, flattened
         proj = nn.Linear(text_encoder.dim, n_feat, bias=False)
+        # a frozen encoder's embedding (norm sqrt(dim)) is projected at unit norm, with V ~ N(0, 0.02) (the
+        # recipe's init), so the projection term starts on the scale of the unconditional logit
+        self.text_scale = text_encoder.dim ** -0.5 if isinstance(text_encoder, FrozenTextEncoder) else 1.0
+        if isinstance(text_encoder, FrozenTextEncoder):
+            nn.init.normal_(proj.weight, 0.0, 0.02)
         self.proj = nn.utils.parametrizations.spectral_norm(proj) if spectral_norm else proj
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         feat = self.net.features(x)
         uncond = self.net.head(feat).reshape(-1)
-        return uncond + (self.proj(self.text(tokens)) * feat.flatten(1)).sum(1)
+        e = embed_caption(self.text, tokens)
+        if self.text_scale != 1.0:
+            e = e * self.text_scale
+        return uncond + (self.proj(e) * feat.flatten(1)).sum(1)
 
 
 def build_conditional(vocab_size: int, size: int = 64, nz: int = 100, ngf: int = 64, ndf: int = 64, nc: int = 3,
                       text_encoder: str = "gru", text_dim: int = 128, embed_dim: int = 64, cond_dim: int = 64,
-                      pad_id: int = 0, spectral_norm: bool = False) -> tuple[ConditionalGenerator, ProjectionDiscriminator]:
-    """A freshly initialised conditional pair; each side gets its own text encoder of kind ``text_encoder``."""
-    enc = TEXT_ENCODERS[text_encoder]
-    g = ConditionalGenerator(enc(vocab_size, embed_dim, text_dim, pad_id), size, nz, ngf, nc, cond_dim)
-    d = ProjectionDiscriminator(enc(vocab_size, embed_dim, text_dim, pad_id), size, ndf, nc, spectral_norm)
+                      pad_id: int = 0, spectral_norm: bool = False,
+                      frozen_text: FrozenTextEncoder | None = None) -> tuple[ConditionalGenerator, ProjectionDiscriminator]:
+    """A freshly initialised conditional pair; each side gets its own text encoder of kind ``text_encoder``,
+    or both share ``frozen_text`` (a :class:`FrozenTextEncoder`; ``text_encoder`` and ``text_dim`` are then unused)."""
+    if frozen_text is not None:
+        g = ConditionalGenerator(frozen_text, size, nz, ngf, nc, cond_dim)
+        d = ProjectionDiscriminator(frozen_text, size, ndf, nc, spectral_norm)
+    else:
+        enc = TEXT_ENCODERS[text_encoder]
+        g = ConditionalGenerator(enc(vocab_size, embed_dim, text_dim, pad_id), size, nz, ngf, nc, cond_dim)
+        d = ProjectionDiscriminator(enc(vocab_size, embed_dim, text_dim, pad_id), size, ndf, nc, spectral_norm)
     g.net.apply(weights_init)
     d.net.apply(weights_init)
     return g, d

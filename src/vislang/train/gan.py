@@ -52,7 +52,10 @@ class GANConfig:
     ema: float = 0.0              # EMA decay of G; 0 = off
     diffaugment: str = ""         # e.g. "color,translation,cutout"; "" = off
     r1: float = 0.0               # R1 gamma; 0 = off
-    text_encoder: str = "gru"     # conditional only: gru | mean
+    text_encoder: str = "gru"     # conditional only: gru | mean | dual-encoder (frozen pretrained text tower)
+    text_model: str = "scenes"    # dual-encoder: "scenes" (the shipped model), a dual-encoder run folder or file
+    mismatch: float = 0.0         # conditional: weight of (real image, mismatched caption) as fake in L_D (GAN-CLS); 0 = off
+    consistency: float = 0.0      # dual-encoder: weight of G's (1 - cosine) under the frozen dual encoder; 0 = off
     text_dim: int = 128
     cond_dim: int = 64
     max_len: int = 24
@@ -87,6 +90,16 @@ def check_config(cfg: GANConfig) -> None:
     if cfg.steps < 0 or cfg.batch_size < 1:
         raise ConfigError("--steps must be >= 0 and --batch-size >= 1")
     parse_policy(cfg.diffaugment)
+    if cfg.text_encoder not in ("gru", "mean", "dual-encoder"):
+        raise ConfigError(f"--text-encoder {cfg.text_encoder}: use gru, mean or dual-encoder")
+    if not 0.0 <= cfg.mismatch < 1.0:
+        raise ConfigError(f"--mismatch {cfg.mismatch}: give a weight in [0, 1), e.g. 0.5 (GAN-CLS), or 0 for off")
+    if cfg.consistency < 0.0:
+        raise ConfigError(f"--consistency {cfg.consistency}: give a weight >= 0")
+    if (cfg.mismatch or cfg.consistency) and not cfg.conditional:
+        raise ConfigError("--mismatch and --consistency apply to the conditional GAN: add --conditional")
+    if cfg.consistency and cfg.text_encoder != "dual-encoder":
+        raise ConfigError("--consistency needs --text-encoder dual-encoder (the cosine is the dual encoder's)")
 
 
 # -- data --------------------------------------------------------------------------
@@ -136,13 +149,53 @@ def held_out_scenes(cfg: GANConfig, n: int):
 
 # -- models ------------------------------------------------------------------------
 
-def build_models(cfg: GANConfig, vocab_size: int | None = None, pad_id: int = 0):
+def build_models(cfg: GANConfig, vocab_size: int | None = None, pad_id: int = 0, frozen_text=None):
+    """(G, D); a conditional pair with ``--text-encoder dual-encoder`` needs ``frozen_text`` (a FrozenTextEncoder)."""
     from vislang.models import conditional_gan, dcgan
 
     if cfg.conditional:
+        if cfg.text_encoder == "dual-encoder" and frozen_text is None:
+            raise ValueError("text_encoder='dual-encoder' needs the frozen text tower (frozen_text=)")
         return conditional_gan.build_conditional(vocab_size, cfg.size, cfg.nz, cfg.ngf, cfg.ndf, 3, cfg.text_encoder,
-                                                 cfg.text_dim, 64, cfg.cond_dim, pad_id, cfg.spectral_norm)
+                                                 cfg.text_dim, 64, cfg.cond_dim, pad_id, cfg.spectral_norm,
+                                                 frozen_text if cfg.text_encoder == "dual-encoder" else None)
     return dcgan.build(cfg.size, cfg.nz, cfg.ngf, cfg.ndf, 3, cfg.spectral_norm)
+
+
+def load_text_model(cfg: GANConfig, expect_sha256: str | None = None):
+    """(dual encoder, its vocab, record) for ``--text-encoder dual-encoder``: loaded once, read-only, frozen.
+
+    ``record`` (kept in checkpoints) holds the model's config and file hash, so a generator can be
+    rebuilt without the file (:func:`frozen_text_from_record`) and a resume refuses a changed model.
+    """
+    from vislang.train.dual_encoder import load_dual_encoder
+
+    de, vocab, meta = load_dual_encoder(cfg.text_model)
+    if expect_sha256 and meta["sha256"] != expect_sha256:
+        raise InputError(f"{meta['file']}: the dual encoder differs from the one this run was trained with "
+                         f"(sha256 {expect_sha256[:12]}...); resume with the same --text-model")
+    de.requires_grad_(False)
+    return de, vocab, {"config": de.config.to_dict(), "sha256": meta["sha256"], "file": meta["file"]}
+
+
+def frozen_text_from_record(record: dict):
+    """An (untrained) FrozenTextEncoder with the architecture in ``record``; a checkpoint's G holds its weights."""
+    from vislang.models.conditional_gan import FrozenTextEncoder
+    from vislang.models.dual_encoder import DualEncoderConfig, TextTower
+
+    dcfg = DualEncoderConfig.from_dict(record["config"])
+    return FrozenTextEncoder(TextTower(dcfg), dcfg.embed_dim)
+
+
+def consistency_loss(image_tower: torch.nn.Module, fake: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+    """``mean(1 - cos(image_tower(fake), text_emb))``: the frozen dual encoder's image-caption cosine (LAFITE /
+    XMC-GAN's idea, a pretrained image-text model guiding G; Zhou et al. 2022, Zhang et al. 2021).
+
+    ``fake`` is G's output in [-1, 1]; the dual encoder reads uint8-scaled values (``x / 127.5 - 1``), so
+    ``(fake + 1) * 127.5`` (kept float, differentiable) gives it exactly ``fake``.
+    """
+    img = torch.nn.functional.normalize(image_tower((fake + 1.0) * 127.5), dim=-1)
+    return (1.0 - (img * torch.nn.functional.normalize(text_emb, dim=-1)).sum(1)).mean()
 
 
 class Captions:
@@ -154,6 +207,11 @@ class Captions:
         self.counts = torch.tensor([len(c) for c in captions], dtype=torch.long)
         self.offsets = torch.cumsum(self.counts, 0) - self.counts
 
+    @torch.no_grad()
+    def embed(self, text: torch.nn.Module, batch_size: int = 1000) -> None:
+        """Replace the token rows by ``text``'s embedding of each (for a frozen text encoder: computed once)."""
+        self.tokens = torch.cat([text(self.tokens[i:i + batch_size]) for i in range(0, len(self.tokens), batch_size)])
+
     def pick(self, idx: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         k = (u * self.counts[idx]).long().clamp_(max=self.counts[idx] - 1)
         return self.tokens[self.offsets[idx] + k]
@@ -161,8 +219,14 @@ class Captions:
 
 def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: torch.Tensor | None, cfg: GANConfig,
              policy: tuple[str, ...] = (), g_aug: torch.Generator | None = None, ema: EMA | None = None,
-             rawD: torch.nn.Module | None = None):
+             rawD: torch.nn.Module | None = None, image_tower: torch.nn.Module | None = None):
     """One training step (D then G, the recipe's order) on ``real`` (float in [-1, 1]) and noise ``z``.
+
+    Conditional options: ``cfg.mismatch = m`` makes D's fake term ``(1 - m) * fake + m * (real image,
+    mismatched caption)``, the caption of the next image in the batch (``tok.roll(1, 0)``): the
+    matching-aware discriminator of GAN-CLS (Reed et al. 2016, "Generative adversarial text to image
+    synthesis", Alg. 1, where m = 1/2), so D must read the caption.  ``cfg.consistency = w`` adds
+    ``w * consistency_loss(image_tower, G(z, t), t)`` to G's loss.
 
     Returns the loss terms and the three logit batches (real, fake in the D step, fake in the G step)
     as tensors, without host synchronisation.
@@ -188,7 +252,14 @@ def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: t
     err_real.backward()
     out_fake = D(augment(fake.detach()))
     err_fake = gan_losses.d_fake_term(out_fake, cfg.loss)
-    err_fake.backward()
+    if cfg.mismatch:  # each term back-propagated in turn (one forward per backward, as DDP wants)
+        ((1.0 - cfg.mismatch) * err_fake).backward()
+        out_wrong = netD(augment(real), tok.roll(1, 0))
+        err_wrong = cfg.mismatch * gan_losses.d_fake_term(out_wrong, cfg.loss)
+        err_wrong.backward()
+        err_fake = (1.0 - cfg.mismatch) * err_fake.detach() + err_wrong.detach()
+    else:
+        err_fake.backward()
     optD.step()
 
     # (2) G step: maximise log D(G(z)) (non-saturating) on the same fake batch; D's weights frozen
@@ -197,6 +268,10 @@ def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: t
     rawD.requires_grad_(False)
     out_g = D(augment(fake), rawD)
     err_g = gan_losses.g_loss(out_g, cfg.loss)
+    if cfg.consistency:
+        from vislang.models.conditional_gan import embed_caption
+
+        err_g = err_g + cfg.consistency * consistency_loss(image_tower, fake, embed_caption(unwrap(netG).text, tok))
     err_g.backward()
     rawD.requires_grad_(True)
     optG.step()
@@ -231,22 +306,34 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
         raise InputError(f"{run.path}: already holds checkpoints; continue it with --resume {run.path} or choose a new --out")
 
     images, captions = load_data(cfg)
-    vocab = tokens = None
+    vocab = tokens = frozen_text = image_tower = text_record = None
     if cfg.conditional:
         if captions is None:
             raise ConfigError("--conditional needs captions: use --data scenes or --data fashion-mnist")
         from vislang.data.vocab import Vocab
 
-        vocab = Vocab.from_state_dict(state["extra"]["vocab"]) if state else \
-            Vocab.build((c for caps in captions for c in caps), max_len=cfg.max_len)
+        if cfg.text_encoder == "dual-encoder":
+            from vislang.models.conditional_gan import FrozenTextEncoder
+
+            de, vocab, text_record = load_text_model(cfg, state["extra"]["text_model"]["sha256"] if state else None)
+            cfg = dataclasses.replace(cfg, max_len=de.config.max_len)  # captions as the tower reads them
+            frozen_text = FrozenTextEncoder(de.text, de.config.embed_dim).to(dev)
+            image_tower = de.image.to(dev) if cfg.consistency else None
+        else:
+            vocab = Vocab.from_state_dict(state["extra"]["vocab"]) if state else \
+                Vocab.build((c for caps in captions for c in caps), max_len=cfg.max_len)
         tokens = Captions(captions, vocab, cfg.max_len)
+        if frozen_text is not None:
+            tokens.embed(frozen_text)  # frozen: each training caption's embedding computed once, at set-up
 
     seed_everything(cfg.seed)
-    netG, netD = build_models(cfg, len(vocab) if vocab else None, vocab.pad_id if vocab else 0)
+    netG, netD = build_models(cfg, len(vocab) if vocab else None, vocab.pad_id if vocab else 0, frozen_text)
     mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
     netG, netD = netG.to(dev, memory_format=mem), netD.to(dev, memory_format=mem)
-    optG = torch.optim.Adam(netG.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
-    optD = torch.optim.Adam(netD.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+    optG = torch.optim.Adam([p for p in netG.parameters() if p.requires_grad], lr=cfg.lr,
+                            betas=(cfg.beta1, cfg.beta2), foreach=True)  # a frozen text tower is not trained
+    optD = torch.optim.Adam([p for p in netD.parameters() if p.requires_grad], lr=cfg.lr,
+                            betas=(cfg.beta1, cfg.beta2), foreach=True)
     ema = EMA(netG, cfg.ema) if cfg.ema else None
     start = 0
     if state is not None:
@@ -304,7 +391,8 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
 
     def save(step: int) -> None:
         extra = {"n_train": images.shape[0], "ema": ema.state_dict() if ema else None,
-                 "vocab": vocab.state_dict() if vocab else None, "world_size": dist.world_size}
+                 "vocab": vocab.state_dict() if vocab else None, "world_size": dist.world_size,
+                 "text_model": text_record}
         run.save(capture(step, cfg, {"G": netG, "D": netD}, {"G": optG, "D": optD}, **extra), step)
 
     stats = torch.zeros(6, dtype=torch.float64, device=dev)  # loss_d, loss_g, d_x, d_g_z1, d_g_z2, count
@@ -323,7 +411,7 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
         real = gan_eval.from_uint8(images[idx]).to(dev).contiguous(memory_format=mem)
 
         err_real, err_fake, err_g, out_real, out_fake, out_g = gan_step(
-            netG, netD, optG, optD, real, z, tok, cfg, policy, g_aug, ema, rawD)
+            netG, netD, optG, optD, real, z, tok, cfg, policy, g_aug, ema, rawD, image_tower)
 
         with torch.no_grad():
             stats += torch.stack([(err_real + err_fake).double(), err_g.double(),

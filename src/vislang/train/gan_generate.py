@@ -31,7 +31,12 @@ def load_generator(run: str | Path, ema: bool = False, device: str | torch.devic
         from vislang.data.vocab import Vocab
 
         vocab = Vocab.from_state_dict(state["extra"]["vocab"])
-    g, _ = build_models(cfg, len(vocab) if vocab else None, vocab.pad_id if vocab else 0)
+    frozen = None
+    if cfg.conditional and cfg.text_encoder == "dual-encoder":
+        from vislang.train.gan import frozen_text_from_record
+
+        frozen = frozen_text_from_record(state["extra"]["text_model"])  # weights come with G's state below
+    g, _ = build_models(cfg, len(vocab) if vocab else None, vocab.pad_id if vocab else 0, frozen)
     if ema:
         if not state["extra"].get("ema"):
             raise ConfigError(f"{run}: this run kept no EMA of G (train with --ema 0.999); drop --ema")
