@@ -99,3 +99,25 @@ def test_option_errors(tmp_path):
     assert run_cli(*args, "--out", tmp_path / "b", "--conditional", "--consistency", "1") == 2  # needs dual-encoder
     assert run_cli(*args, "--out", tmp_path / "c", "--conditional", "--mismatch", "1.0") == 2
     assert not any((tmp_path / n).exists() for n in "abc")
+
+
+def test_mode_seeking_loss_by_hand():
+    from vislang.train.gan import mode_seeking_loss
+
+    a, b = torch.zeros(1, 1, 2, 2), torch.tensor([[[[1.0, -1.0], [0.5, 0.5]]]])  # mean |a - b| = 0.75
+    z1, z2 = torch.zeros(1, 3), torch.tensor([[1.0, 2.0, 3.0]])  # mean |z1 - z2| = 2
+    assert float(mode_seeking_loss(a, b, z1, z2)) == pytest.approx(1 / (0.375 + 1e-5))
+
+
+def test_mode_seeking_changes_training_only_when_on(tmp_path):
+    train(GANConfig(**TINY, steps=2), tmp_path / "base", threads=1)
+    train(GANConfig(**TINY, steps=2, mode_seeking=1.0), tmp_path / "ms", threads=1)
+    a, b = _ckpt(tmp_path / "base", 2)["modules"]["G"], _ckpt(tmp_path / "ms", 2)["modules"]["G"]
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+    # the G loss of the first step includes w / (ratio + eps) > 0 on top of the BCE term
+    import json
+
+    log = [json.loads(x) for x in (tmp_path / "ms" / "log.jsonl").read_text().splitlines()]
+    base = [json.loads(x) for x in (tmp_path / "base" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["loss_d"] == base[0]["loss_d"]  # D's first step does not see the option
+    assert log[0]["loss_g"] > base[0]["loss_g"]

@@ -26,7 +26,7 @@ examples:
 #: options fixed by the architecture / data: on --resume they come from the run and may not be changed
 _MODEL_FLAGS = ("data", "size", "conditional", "n_train", "nz", "ngf", "ndf", "lr", "beta1", "beta2", "loss",
                 "spectral_norm", "ema", "diffaugment", "r1", "text_encoder", "text_model", "mismatch",
-                "consistency", "batch_size", "seed", "channels_last",
+                "consistency", "mode_seeking", "batch_size", "seed", "channels_last",
                 "deterministic")
 _RUN_FLAGS = ("steps", "sample_every", "ckpt_every", "keep", "eval_every", "eval_n", "eval_extractor", "log_every")
 
@@ -64,6 +64,9 @@ def register(commands) -> None:
     p.add_argument("--consistency", type=float,
                    help="with --text-encoder dual-encoder: add W * (1 - cosine of G's image and its caption under the "
                         "frozen dual encoder) to G's loss (default 0 = off)")
+    p.add_argument("--mode-seeking", type=float,
+                   help="mode-seeking term for G (MSGAN): W / (image distance / noise distance) for two noise draws "
+                        "per image, e.g. 1 (default 0 = off)")
     p.add_argument("--sample-every", type=int, help="write a sample grid every K steps (default 500; 0 = only at the end)")
     p.add_argument("--ckpt-every", type=int, help="checkpoint every K steps (default 1000; always at the end)")
     p.add_argument("--keep", type=int, help="checkpoints to keep (default 3)")

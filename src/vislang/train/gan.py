@@ -56,6 +56,7 @@ class GANConfig:
     text_model: str = "scenes"    # dual-encoder: "scenes" (the shipped model), a dual-encoder run folder or file
     mismatch: float = 0.0         # conditional: weight of (real image, mismatched caption) as fake in L_D (GAN-CLS); 0 = off
     consistency: float = 0.0      # dual-encoder: weight of G's (1 - cosine) under the frozen dual encoder; 0 = off
+    mode_seeking: float = 0.0     # weight of the mode-seeking term (MSGAN) for G: a second noise per image; 0 = off
     text_dim: int = 128
     cond_dim: int = 64
     max_len: int = 24
@@ -94,6 +95,8 @@ def check_config(cfg: GANConfig) -> None:
         raise ConfigError(f"--text-encoder {cfg.text_encoder}: use gru, mean or dual-encoder")
     if not 0.0 <= cfg.mismatch < 1.0:
         raise ConfigError(f"--mismatch {cfg.mismatch}: give a weight in [0, 1), e.g. 0.5 (GAN-CLS), or 0 for off")
+    if cfg.mode_seeking < 0.0:
+        raise ConfigError(f"--mode-seeking {cfg.mode_seeking}: give a weight >= 0")
     if cfg.consistency < 0.0:
         raise ConfigError(f"--consistency {cfg.consistency}: give a weight >= 0")
     if (cfg.mismatch or cfg.consistency) and not cfg.conditional:
@@ -187,6 +190,15 @@ def frozen_text_from_record(record: dict):
     return FrozenTextEncoder(TextTower(dcfg), dcfg.embed_dim)
 
 
+def mode_seeking_loss(fake1: torch.Tensor, fake2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
+                      eps: float = 1e-5) -> torch.Tensor:
+    """``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the mode-seeking regulariser of MSGAN (Mao et al.
+    2019, "Mode seeking generative adversarial networks for diverse image synthesis", Eq. 3, with their L1
+    distances), small when different noise gives different images for the same caption."""
+    ratio = (fake1 - fake2).abs().mean() / (z1 - z2).abs().mean()
+    return 1.0 / (ratio + eps)
+
+
 def consistency_loss(image_tower: torch.nn.Module, fake: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
     """``mean(1 - cos(image_tower(fake), text_emb))``: the frozen dual encoder's image-caption cosine (LAFITE /
     XMC-GAN's idea, a pretrained image-text model guiding G; Zhou et al. 2022, Zhang et al. 2021).
@@ -219,14 +231,16 @@ class Captions:
 
 def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: torch.Tensor | None, cfg: GANConfig,
              policy: tuple[str, ...] = (), g_aug: torch.Generator | None = None, ema: EMA | None = None,
-             rawD: torch.nn.Module | None = None, image_tower: torch.nn.Module | None = None):
+             rawD: torch.nn.Module | None = None, image_tower: torch.nn.Module | None = None,
+             z2: torch.Tensor | None = None):
     """One training step (D then G, the recipe's order) on ``real`` (float in [-1, 1]) and noise ``z``.
 
     Conditional options: ``cfg.mismatch = m`` makes D's fake term ``(1 - m) * fake + m * (real image,
     mismatched caption)``, the caption of the next image in the batch (``tok.roll(1, 0)``): the
     matching-aware discriminator of GAN-CLS (Reed et al. 2016, "Generative adversarial text to image
     synthesis", Alg. 1, where m = 1/2), so D must read the caption.  ``cfg.consistency = w`` adds
-    ``w * consistency_loss(image_tower, G(z, t), t)`` to G's loss.
+    ``w * consistency_loss(image_tower, G(z, t), t)`` to G's loss.  ``cfg.mode_seeking = w`` (needs a second
+    noise batch ``z2``) adds ``w * mode_seeking_loss(G(z, t), G(z2, t), z, z2)`` to G's loss.
 
     Returns the loss terms and the three logit batches (real, fake in the D step, fake in the G step)
     as tensors, without host synchronisation.
@@ -272,6 +286,9 @@ def gan_step(netG, netD, optG, optD, real: torch.Tensor, z: torch.Tensor, tok: t
         from vislang.models.conditional_gan import embed_caption
 
         err_g = err_g + cfg.consistency * consistency_loss(image_tower, fake, embed_caption(unwrap(netG).text, tok))
+    if cfg.mode_seeking:
+        fake2 = netG(z2, tok) if cfg.conditional else netG(z2)
+        err_g = err_g + cfg.mode_seeking * mode_seeking_loss(fake, fake2, z, z2)
     err_g.backward()
     rawD.requires_grad_(True)
     optG.step()
@@ -407,11 +424,13 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
         if cfg.conditional:
             u = torch.rand(cfg.batch_size, generator=g_step)[dist.rank::dist.world_size]
             tok = tokens.pick(idx, u).to(dev)
+        z2 = torch.randn(cfg.batch_size, cfg.nz, generator=g_step)[dist.rank::dist.world_size].to(dev) \
+            if cfg.mode_seeking else None  # drawn after z and u, so runs without the option are unchanged
         g_aug = torch.Generator().manual_seed(_mix(cfg.seed, 4, step, dist.rank)) if policy else None
         real = gan_eval.from_uint8(images[idx]).to(dev).contiguous(memory_format=mem)
 
         err_real, err_fake, err_g, out_real, out_fake, out_g = gan_step(
-            netG, netD, optG, optD, real, z, tok, cfg, policy, g_aug, ema, rawD, image_tower)
+            netG, netD, optG, optD, real, z, tok, cfg, policy, g_aug, ema, rawD, image_tower, z2)
 
         with torch.no_grad():
             stats += torch.stack([(err_real + err_fake).double(), err_g.double(),
