@@ -36,7 +36,8 @@ from vislang.metrics.text.meteor_formula import (  # noqa: F401  (re-exported)
     ALPHA, BETA, BOUND_MARGIN, DELTA, GAMMA, MODULE_WEIGHTS, N_STATS, _segment_score_default, _upper_bound,
     add_stats, segment_score,
 )
-from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, collect, search
+from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, collect
+from vislang.metrics.text.meteor_beam import search_many
 from vislang.metrics.text.meteor_lexicon import Lexicon, Sentence
 from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
 from vislang.metrics.text.meteor_parallel import resolve_workers
@@ -173,36 +174,54 @@ class MeteorScorer:
         modules, weights, stats = self.modules, self.weights, self._stats
         score = _segment_score_default if len(weights) == 4 else segment_score
         positive = all(w > 0 for w in weights)  # what the score bound assumes
-        out = {}
+        # every pair's candidates; references in decreasing order of a bound on their score
+        # (once the bound falls below the best score found, no later reference can win; ties
+        # go to the first)
+        work = []  # per caption: [hypothesis, found, bounds, order, next, best score, stats, best k]
         p = 0
-        for key, ti, ris in prepared:
+        for _, ti, ris in prepared:
             t = sents[ti]
-            best_score, best = -1.0, None
             found = []
             for ri in ris:
                 r = sents[ri]
                 found.append((r, collect(t, r, modules, lex, para[p])))
                 p += 1
             if len(found) > 1 and positive:
-                # references in decreasing order of a bound on their score; once the bound falls
-                # below the best score found, no later reference can win (ties go to the first)
                 bounds = [_upper_bound(t, r, c[0], weights) for r, c in found]
                 order = sorted(range(len(found)), key=bounds.__getitem__, reverse=True)
             else:
-                bounds, order = [math.inf], [0]
-            best_k = -1
-            for k in order:
+                bounds, order = [math.inf] * len(found), list(range(len(found)))
+            work.append([t, found, bounds, order, 0, -1.0, None, -1])
+        # the searches in rounds: round k searches the k-th reference of each caption still open,
+        # all of them at once (:func:`.meteor_beam.search_many`)
+        open_ = list(range(len(work)))
+        while open_:
+            owners, jobs = [], []
+            for w in open_:
+                t, found, bounds, order, at, best_score = work[w][:6]
+                if at == len(order):
+                    continue
+                k = order[at]
                 if bounds[k] < best_score - BOUND_MARGIN:
-                    break
+                    continue
                 r, (cands, cov1, cov2) = found[k]
-                final, chunks = search(cands, cov1, cov2, t.n, r.n)
+                owners.append((w, k))
+                jobs.append((cands, cov1, cov2, t.n, r.n))
+            for (w, k), (final, chunks) in zip(owners, search_many(jobs)):
+                item = work[w]
+                t, r = item[0], item[1][k][0]
                 st = stats(t, r, final, chunks)
                 sc = score(st, weights)
-                if sc > best_score or (sc == best_score and k < best_k):
-                    best_score, best, best_k = sc, st, k
-            if best is None:  # no reference: the jar refuses such a line; score 0
-                best, best_score = [0.0] * N_STATS, 0.0
-            out[key] = (best_score, best)
+                if sc > item[5] or (sc == item[5] and k < item[7]):
+                    item[5], item[6], item[7] = sc, st, k
+                item[4] += 1
+            open_ = [w for w, _ in owners]
+        out = {}
+        for (key, _, _), item in zip(prepared, work):
+            if item[6] is None:  # no reference: the jar refuses such a line; score 0
+                out[key] = (0.0, [0.0] * N_STATS)
+            else:
+                out[key] = (item[5], item[6])
         return out
 
 

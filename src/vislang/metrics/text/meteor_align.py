@@ -135,8 +135,9 @@ def align(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, para
     return search(cands, cov1, cov2, t.n, r.n)
 
 
-def search(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n1: int, n2: int):
-    """The jar's beam search over the candidates: ``({ref_start: match}, chunks)``."""
+def fixed_matches(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n2: int):
+    """``(fixed, used line-1 mask, used line-2 mask, ambiguous)``: the matches every alignment
+    takes (the only one starting at its position, no word shared with another candidate)."""
     fixed: dict[int, tuple] = {}
     used1 = used2 = 0
     ambiguous = False
@@ -157,8 +158,19 @@ def search(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n1: int, 
                 used1 |= ((1 << m[3]) - 1) << m[2]
                 continue
         ambiguous = True
+    return fixed, used1, used2, ambiguous
+
+
+def search(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n1: int, n2: int):
+    """The jar's beam search over the candidates: ``({ref_start: match}, chunks)``."""
+    fixed, used1, used2, ambiguous = fixed_matches(cands, cov1, cov2, n2)
     if not ambiguous:
         return fixed, _count_chunks(fixed, n2)
+    return beam(cands, n1, n2, fixed, used1, used2)
+
+
+def beam(cands: list[list[tuple]], n1: int, n2: int, fixed: dict, used1: int, used2: int):
+    """The beam search proper, given :func:`fixed_matches`' result: ``({ref_start: match}, chunks)``."""
     # A partial alignment is a list [key, last, used line-1 words (bit mask), used line-2 words
     # (bit mask), chosen matches (linked tuples)]; ``last`` is the line-1 end of the open chunk's
     # last match, -1 when no chunk is open.  ``key`` packs the jar's ranking (more weighted
