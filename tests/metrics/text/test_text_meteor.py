@@ -282,3 +282,18 @@ def test_workers_rule_and_hand_worked_scores_from_forked_workers(monkeypatch):
     m = Meteor(workers=2)
     m.update(refs, cands)
     assert m.compute()["meteor_per_item"] == pytest.approx(want, abs=1e-12)
+
+
+def test_fragmentation_penalty_power_is_rounded_like_the_jars_math_pow():
+    # Statistics meteor-1.5.jar returned (SCORE line, -l en -norm) for a 90-word hypothesis and a
+    # 64-word reference, and the score it gave them (EVAL line): 45 chunks over 47 matched words,
+    # frag = 45/47, and Java's Math.pow(45/47, 0.2) = 0.9913406873113763 (the nearest double to the
+    # exact 0.99134068731137631152...), where C's pow returns 0.9913406873113764.
+    st = [90.0, 64.0, 29.0, 29.0, 26.0, 26.0, 18.0, 18.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 2.0,
+          0.0, 0.0, 0.0, 0.0, 45.0, 47.0, 47.0]
+    assert segment_score(st) == 0.2781026682314168
+    from vislang.metrics.text.meteor_formula import _pow, _segment_score_default
+
+    assert _segment_score_default(st, (1.0, 0.6, 0.8, 0.6)) == 0.2781026682314168
+    assert _pow(45 / 47, 0.2) == 0.9913406873113763
+    assert _pow(0.0, 0.2) == 0.0 and _pow(1.0, 0.2) == 1.0 and math.isnan(_pow(math.nan, 0.2))
