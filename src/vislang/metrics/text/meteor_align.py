@@ -89,7 +89,7 @@ def collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, pa
     n1, n2 = t.n, r.n
     if t.key_pos is None:
         t.index_for(lex)
-    matches: list[list[tuple]] = [[] for _ in range(n2)]
+    matches: list = [()] * n2  # () where no candidate starts
     cov1 = [0] * n1
     cov2 = [0] * n2
     if n1 == n2 and t.keys == r.keys:  # identical lines: the exact stage only
@@ -102,19 +102,41 @@ def collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, pa
             cov2[j] = len(hits)
         return matches, cov1, cov2
     memo = t.memo
+    get = memo.get
+    if modules[:3] == (EXACT, STEM, SYNONYM):
+        # a word can have hits only if its key, its stem key or itself (as a synonym partner of
+        # some hypothesis word; partners are symmetric) is among the hypothesis'
+        key_pos, stem_pos, near = t.key_pos, t.stem_pos, t.near
+        if near is None:
+            partners = lex.partners
+            near = t.near = set().union(*[partners[x] for x in t.ids])
+        lkey, lstem = lex.key, lex.stem
+        for w in r.ids:
+            if w not in memo:
+                if lkey[w] in key_pos or lstem[w] in stem_pos or w in near:
+                    memo[w] = _word_hits(t, w, modules, lex)
+                else:
+                    memo[w] = ()
     for j, w in enumerate(r.ids):
-        hits = memo.get(w)
+        hits = get(w)
         if hits is None:
             hits = memo[w] = _word_hits(t, w, modules, lex)
         if hits:
             matches[j] = [(j, 1, i, 1, stage) for i, stage in hits]
-            for i, _ in hits:
-                cov1[i] += 1
-            cov2[j] = len(hits)
+            if len(hits) == 1:
+                cov1[hits[0][0]] += 1
+                cov2[j] = 1
+            else:
+                for i, _ in hits:
+                    cov1[i] += 1
+                cov2[j] = len(hits)
     if para:
         stage = len(modules) - 1
         for j, jl, i, il in para:
-            matches[j].append((j, jl, i, il, stage))
+            if matches[j]:
+                matches[j].append((j, jl, i, il, stage))
+            else:
+                matches[j] = [(j, jl, i, il, stage)]
             for q in range(i, i + il):
                 cov1[q] += 1
             for q in range(j, j + jl):

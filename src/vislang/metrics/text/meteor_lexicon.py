@@ -138,7 +138,7 @@ class Sentence:
     reference word.
     """
 
-    __slots__ = ("ids", "n", "keys", "func", "key_pos", "stem_pos", "idset", "memo", "wts", "wlen")
+    __slots__ = ("ids", "n", "keys", "func", "key_pos", "stem_pos", "idset", "memo", "near", "wts", "wlen")
 
     def __init__(self, ids: list[int], lex: Lexicon):
         self.ids = ids
@@ -161,3 +161,4 @@ class Sentence:
         self.stem_pos = stem_pos
         self.idset = frozenset(self.ids)
         self.memo = {}
+        self.near = None  # ids of the words sharing a synset with one of this line's words
