@@ -265,7 +265,7 @@ def test_workers_rule_and_hand_worked_scores_from_forked_workers(monkeypatch):
         with pytest.raises(InputError, match="workers"):
             mp_.resolve_workers(bad, 10)
     monkeypatch.delenv("VISLANG_METEOR_WORKERS")
-    # force forking on a small input: 12 captions, 3 per worker batch, scored by 2 processes
+    # force forking on a small input: 12 captions in batches of 3 (2 workers) or 2 (3 workers)
     monkeypatch.setattr(mp_, "MIN_PARALLEL", 0)
     base = {"a": ("dog runs fast green park", ["green park dog runs fast"], 1 - G * 0.4**B),
             "b": ("park green fast runs dog", ["dog runs fast green park"], 1 - G),

@@ -48,7 +48,7 @@ _PLAIN = re.compile("[a-z0-9 ]*")
 #: Captions scored per batch (sentences, phrase hashes and table hits are kept per batch only).
 CHUNK = 4000
 #: Batches per worker process when scoring in parallel (balances uneven batches).
-BATCHES_PER_WORKER = 4
+BATCHES_PER_WORKER = 2
 
 __all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
 
@@ -87,7 +87,7 @@ class MeteorScorer:
         st = [0.0] * N_STATS
         tf, rf = t.func, r.func
         st[0], st[1] = float(t.n), float(r.n)
-        st[2], st[3] = float(sum(tf)), float(sum(rf))
+        st[2], st[3] = t.nfunc, r.nfunc
         tw = rw = 0
         for m in final.values():
             base = 4 + 4 * m[4]

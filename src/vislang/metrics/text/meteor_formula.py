@@ -58,9 +58,10 @@ def _pow(x: float, y: float) -> float:
 
 
 def _perfect(st: list[float]) -> bool:
-    ttm = sum(st[4 + 4 * k] + st[6 + 4 * k] for k in range(4))
-    rtm = sum(st[5 + 4 * k] + st[7 + 4 * k] for k in range(4))
-    return ttm == st[0] and rtm == st[1] and st[20] == 1.0
+    """One chunk and every word of both lines matched (counts are whole numbers: sums are exact)."""
+    return (st[20] == 1.0
+            and st[4] + st[6] + st[8] + st[10] + st[12] + st[14] + st[16] + st[18] == st[0]
+            and st[5] + st[7] + st[9] + st[11] + st[13] + st[15] + st[17] + st[19] == st[1])
 
 
 def segment_score(st: list[float], weights=MODULE_WEIGHTS, alpha=ALPHA, beta=BETA, gamma=GAMMA,

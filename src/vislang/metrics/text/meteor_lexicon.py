@@ -138,7 +138,8 @@ class Sentence:
     reference word.
     """
 
-    __slots__ = ("ids", "n", "keys", "func", "key_pos", "stem_pos", "idset", "memo", "near", "wts", "wlen")
+    __slots__ = ("ids", "n", "keys", "func", "nfunc", "key_pos", "stem_pos", "idset", "memo", "near", "wts",
+                 "wlen")
 
     def __init__(self, ids: list[int], lex: Lexicon):
         self.ids = ids
@@ -147,6 +148,7 @@ class Sentence:
         self.keys = [key[w] for w in ids]
         func = lex.func
         self.func = [func[w] for w in ids]
+        self.nfunc = float(sum(self.func))
         self.key_pos = None
         self.wts = None  # per-word content/function weights, filled by the scorer when needed
 
