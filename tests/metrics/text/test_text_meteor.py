@@ -297,3 +297,32 @@ def test_fragmentation_penalty_power_is_rounded_like_the_jars_math_pow():
     assert _segment_score_default(st, (1.0, 0.6, 0.8, 0.6)) == 0.2781026682314168
     assert _pow(45 / 47, 0.2) == 0.9913406873113763
     assert _pow(0.0, 0.2) == 0.0 and _pow(1.0, 0.2) == 1.0 and math.isnan(_pow(math.nan, 0.2))
+
+
+def test_chain_bound_counts_the_longest_possible_chunk():
+    # "table old under sleeps cat" vs "cat sleeps under old table": 5 exact one-word candidates,
+    # no two of them can form a chunk (longest chain: 1 word per line), so every alignment has
+    # fragmentation >= 1 and the chain bound is 1 - G = the score (the plain bound says 1.0: every
+    # word is covered).  With "old table cat sleeps under" the longest chain is "cat sleeps under"
+    # (3 words per line): fragmentation >= 1/3, bound 1 - G (1/3)**B, above the score 1 - G 0.4**B
+    # (2 chunks over 5 matches).
+    from vislang.metrics.text.meteor import _scorer, _upper_bound
+    from vislang.metrics.text.meteor_align import collect
+    from vislang.metrics.text.meteor_formula import _chain_bound
+    from vislang.metrics.text.meteor_lexicon import Sentence
+
+    sc = _scorer(None, (0, 1, 2, 3))
+    ref = "cat sleeps under old table"
+    for hyp, bound, score in (("table old under sleeps cat", 1 - G, 1 - G),
+                              ("old table cat sleeps under", 1 - G * (1 / 3) ** B, 1 - G * 0.4**B)):
+        t_ids, r_ids = sc.lex.ids_many([hyp.split(), ref.split()])
+        t, r = Sentence(t_ids, sc.lex), Sentence(r_ids, sc.lex)
+        cands, _, _ = collect(t, r, sc.modules, sc.lex)
+        parts: list = []
+        assert _upper_bound(t, r, cands, sc.weights, parts) == 1.0
+        assert parts == [(1.0, 10, True)]
+        assert _chain_bound(cands, t.n, t.n + r.n, *parts[0]) == pytest.approx(bound, abs=1e-12)
+        assert one(hyp, [ref]) == pytest.approx(score, abs=1e-12)
+        # two equal references: the bound equals or exceeds the first one's score, so the second is
+        # still searched (it could tie); the score is the same
+        assert one(hyp, [ref, ref]) == pytest.approx(score, abs=1e-12)

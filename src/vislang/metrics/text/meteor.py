@@ -33,7 +33,8 @@ from typing import Any, Hashable, Mapping
 
 from vislang.metrics.base import Metric, provenance
 from vislang.metrics.text.meteor_formula import (  # noqa: F401  (re-exported)
-    ALPHA, BETA, BOUND_MARGIN, DELTA, GAMMA, MODULE_WEIGHTS, N_STATS, _segment_score_default, _upper_bound,
+    ALPHA, BETA, BOUND_MARGIN, DELTA, GAMMA, MODULE_WEIGHTS, N_STATS, _chain_bound, _segment_score_default,
+    _upper_bound,
     add_stats, segment_score,
 )
 from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, collect
@@ -177,7 +178,8 @@ class MeteorScorer:
         # every pair's candidates; references in decreasing order of a bound on their score
         # (once the bound falls below the best score found, no later reference can win; ties
         # go to the first)
-        work = []  # per caption: [hypothesis, found, bounds, order, next, best score, stats, best k]
+        # per caption: [hypothesis, found, bounds, order, next, best score, stats, best k, bound parts]
+        work = []
         p = 0
         for _, ti, ris in prepared:
             t = sents[ti]
@@ -186,23 +188,33 @@ class MeteorScorer:
                 r = sents[ri]
                 found.append((r, collect(t, r, modules, lex, para[p])))
                 p += 1
+            parts: list = []
             if len(found) > 1 and positive:
-                bounds = [_upper_bound(t, r, c[0], weights) for r, c in found]
+                bounds = [_upper_bound(t, r, c[0], weights, parts) for r, c in found]
                 order = sorted(range(len(found)), key=bounds.__getitem__, reverse=True)
             else:
                 bounds, order = [math.inf] * len(found), list(range(len(found)))
-            work.append([t, found, bounds, order, 0, -1.0, None, -1])
+            work.append([t, found, bounds, order, 0, -1.0, None, -1, parts])
         # the searches in rounds: round k searches the k-th reference of each caption still open,
         # all of them at once (:func:`.meteor_beam.search_many`)
         open_ = list(range(len(work)))
         while open_:
             owners, jobs = [], []
             for w in open_:
-                t, found, bounds, order, at, best_score = work[w][:6]
+                item = work[w]
+                t, found, bounds, order, at, best_score = item[:6]
+                floor = best_score - BOUND_MARGIN
+                while at < len(order):
+                    k = order[at]
+                    if bounds[k] < floor:
+                        at = len(order)  # neither this reference nor any later one can win
+                    elif at and item[8] and _chain_bound(found[k][1][0], t.n, t.n + found[k][0].n,
+                                                         *item[8][k]) < floor:
+                        at += 1  # this one cannot win: a later one might
+                    else:
+                        break
+                item[4] = at
                 if at == len(order):
-                    continue
-                k = order[at]
-                if bounds[k] < best_score - BOUND_MARGIN:
                     continue
                 r, (cands, cov1, cov2) = found[k]
                 owners.append((w, k))

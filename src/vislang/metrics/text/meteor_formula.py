@@ -141,14 +141,16 @@ def _segment_score_default(st: list[float], weights) -> float:
 BOUND_MARGIN = 1e-9
 
 
-def _upper_bound(t: Sentence, r: Sentence, cands: list[list[tuple]], weights) -> float:
+def _upper_bound(t: Sentence, r: Sentence, cands: list[list[tuple]], weights, parts: list | None = None) -> float:
     """An upper bound on the score of any alignment of these candidates, for pruning references.
 
     Each word can be matched at most once, by a candidate covering it, so P and R are at most
     their values with every covered word matched at its best stage weight; Fmean grows with
     both.  Unless every word of both lines is covered (needed for a perfect, penalty-free
     alignment), there is at least one chunk and at most ``covered`` matched words on each side,
-    so the penalty is at least ``gamma * (2 / (covered1 + covered2)) ** beta``.
+    so the penalty is at least ``gamma * (2 / (covered1 + covered2)) ** beta``.  ``parts``: if
+    given, ``(fmean, covered1 + covered2, every word covered)`` is appended to it (for
+    :func:`_chain_bound`).
     """
     best1 = [0.0] * t.n
     best2 = [0.0] * r.n
@@ -176,15 +178,49 @@ def _upper_bound(t: Sentence, r: Sentence, cands: list[list[tuple]], weights) ->
     tm = sum(map(mul, t.wts, best1))
     rm = sum(map(mul, r.wts, best2))
     if tm <= 0.0 or rm <= 0.0:
+        if parts is not None:
+            parts.append((0.0, 0, False))
         return 0.0
     tl, rl = t.wlen, r.wlen
     p, rr = tm / tl, rm / rl
     fmean = p * rr / (ALPHA * p + (1.0 - ALPHA) * rr)
     c1 = t.n - best1.count(0.0)
     c2 = r.n - best2.count(0.0)
+    if parts is not None:
+        parts.append((fmean, c1 + c2, c1 == t.n and c2 == r.n))
     if c1 == t.n and c2 == r.n:
         return fmean
     return fmean * (1.0 - GAMMA * (2.0 / (c1 + c2)) ** BETA)
+
+
+def _chain_bound(cands: list[list[tuple]], n1: int, n_words: int, fmean: float, covered: int,
+                 all_covered: bool) -> float:
+    """A tighter bound than :func:`_upper_bound` (whose ``fmean`` and covered words it takes), for
+    the references searched after the first.
+
+    A chunk is a chain of matches each starting where the previous one ends in both lines, so
+    it holds at most ``L`` words (of both lines), ``L`` the longest such chain of candidates; hence
+    ``chunks >= 2 m / L`` with ``m`` the mean matched words, and the fragmentation
+    ``chunks / m >= 2 / min(covered1 + covered2, L)``.  No penalty only if every word is covered
+    and one chain holds all ``n_words`` words of both lines.
+    """
+    if fmean <= 0.0:
+        return 0.0
+    ends: dict[int, int] = {}  # (ref end, hyp end) -> the longest chain ending there
+    longest = 0
+    stride = n1 + 1
+    get = ends.get
+    for lst in cands:
+        for m in lst:
+            chain = get(m[0] * stride + m[2], 0) + m[1] + m[3]
+            end = (m[0] + m[1]) * stride + m[2] + m[3]
+            if chain > get(end, 0):
+                ends[end] = chain
+                if chain > longest:
+                    longest = chain
+    if all_covered and longest >= n_words:
+        return fmean
+    return fmean * (1.0 - GAMMA * (2.0 / min(covered, longest)) ** BETA)
 
 
 def add_stats(total: list[float], st: list[float]) -> None:
