@@ -12,9 +12,10 @@ from vislang.train.dual_encoder import embed, load_dual_encoder, step_captions
 
 TINY = ["--data", "scenes", "--n-train", "48", "--n-val", "16", "--batch-size", "16", "--size", "32",
         "--embed-dim", "16", "--hard-negatives", "--threads", "1", "--quiet",
-        # the shipped recipe's options: mirrored pairs, backwards-relation foils, the two-way loss, attention towers
-        "--mirror", "0.5", "--hard-relation", "0.5", "--pair-weight", "1", "--aux-weight", "1", "--image-pool", "attention",
-        "--text-pool", "first"]
+        # the shipped recipe's options (mirrored pairs, backwards-relation foils, the shared relation-fact head,
+        # keypoint towers) and the two-way loss
+        "--mirror", "0.5", "--hard-relation", "0.5", "--pair-weight", "1", "--aux-weight", "1", "--aux-shared",
+        "--image-pool", "keypoints", "--text-pool", "keypoints"]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,10 @@ def test_resume_is_exact(runs):
         assert torch.equal(va, vb), k
     logs = [json.loads(x) for x in (split / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs if "loss" in r] == [2, 4]   # the last step of each leg, each once
+    # --aux-shared: one relation-fact head for both towers, saved with the checkpoint (not in the model file)
+    aux = torch.load(split / "ckpt-00000004.pt", weights_only=False)["modules"]["aux"]
+    assert torch.equal(aux["image.weight"], aux["text.weight"]) and aux["image.weight"].shape == (144, 16)
+    assert a.config.image_pool == "keypoints" and a.config.text_pool == "keypoints"
 
 
 def test_export_float16_round_trip(runs):

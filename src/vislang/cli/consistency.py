@@ -56,11 +56,16 @@ def register(commands) -> None:
     p.add_argument("--aux-weight", type=float, metavar="W",
                    help="scenes: weight of training-only heads that read relation facts (which colour / shape is "
                         "left of / above which) from both towers' embeddings (default 0)")
-    p.add_argument("--image-pool", choices=["flatten", "attention"],
-                   help="image tower: 'flatten' (4x4 grid -> MLP, default) or 'attention' (8x8 tokens -> Transformer)")
+    p.add_argument("--aux-shared", action="store_true", default=None,
+                   help="with --aux-weight: one head for both towers, so the two put the relation facts in the "
+                        "same directions of the common space (the shipped recipe)")
+    p.add_argument("--image-pool", choices=["flatten", "attention", "keypoints"],
+                   help="image tower: 'flatten' (4x4 grid -> MLP, default), 'attention' (8x8 tokens -> Transformer) "
+                        "or 'keypoints' (flatten + spatial soft-argmax keypoints)")
     p.add_argument("--image-layers", type=int, help="Transformer layers of the attention image tower (default 2)")
-    p.add_argument("--text-pool", choices=["mean", "first"],
-                   help="text tower readout: 'mean' over tokens (default) or the 'first' token's output")
+    p.add_argument("--text-pool", choices=["mean", "first", "gru", "keypoints"],
+                   help="text tower readout: 'mean' over tokens (default), the 'first' token's output, a bi-GRU's "
+                        "final states ('gru'), or mean + soft-argmax 'keypoints' over tokens")
     p.add_argument("--size", type=int, help="image size in pixels (default 64)")
     p.add_argument("--steps", type=int, help="optimizer steps (default 1000)")
     p.add_argument("--batch-size", type=int, help="image-caption pairs per step (default 128)")

@@ -12,14 +12,19 @@ map of feature vectors (4 x 4 for a 64-px image: four stride-2 blocks; 8 x 8 wit
 last block keeps the resolution); each becomes a token with a learned 2-D position embedding (row + column), a learned ``[CLS]`` token is
 prepended, ``image_layers`` pre-LN Transformer layers let objects attend to each other (so "what
 is where" and "which is left of which" become features, as in ViT, Dosovitskiy et al. 2021), and
-the ``[CLS]`` output is projected.  Other sizes are resized (bilinear, antialiased) to
-``image_size`` first.
+the ``[CLS]`` output is projected.  ``image_pool="keypoints"`` (the shipped model): the flatten
+tower plus spatial soft-argmax keypoints on a 16 x 16 map with CoordConv channels
+(:class:`KeypointImageTower`), so "x of the red thing minus x of the blue thing" is a linear
+feature.  Other sizes are resized (bilinear, antialiased) to ``image_size`` first.
 
 Text tower (``"transformer"``): word + learned position embeddings, a pre-LN Transformer encoder
 (bidirectional, padding masked), then ``text_pool="mean"`` (masked mean over tokens) or
 ``"first"`` (the output at the first token, ``<start>``, which attends to the whole caption,
-as BERT's ``[CLS]``), a linear projection.  Mean pooling blurs word order (which object is "left
-of" which); the first-token readout keeps it.
+as BERT's ``[CLS]``), ``"gru"`` (a bidirectional GRU's final states) or ``"keypoints"`` (the
+shipped model: the mean plus a soft-argmax over tokens -- each token gets a contextual position, each
+channel a score -- the text twin of the image keypoints), then a projection.  Mean pooling blurs word
+order (which object is "left of" which); the other readouts keep it, but only ``"keypoints"`` learned
+to read relations in a way that generalises to new captions (docs/consistency.md).
 
 Loss (:func:`info_nce`): the symmetric InfoNCE of CLIP (Radford et al. 2021, "Learning
 Transferable Visual Models From Natural Language Supervision", Fig. 3): cross-entropy of the
@@ -61,9 +66,12 @@ class DualEncoderConfig:
     max_len: int = 32              # tokens including <start>/<end>
     dropout: float = 0.0
     pad_id: int = 0
-    image_pool: str = "flatten"    # "flatten" (4 x 4 grid -> MLP) or "attention" (8 x 8 tokens -> Transformer, [CLS])
+    image_pool: str = "flatten"    # "flatten" (4 x 4 grid -> MLP), "attention" (tokens -> Transformer, [CLS])
+    #                                or "keypoints" (flatten + spatial soft-argmax keypoints, CoordConv input)
     image_layers: int = 2          # Transformer layers of the "attention" image tower
-    text_pool: str = "mean"        # "mean" (masked mean over tokens) or "first" (the <start> token's output)
+    keypoints: int = 32            # soft-argmax channels of the "keypoints" image tower
+    text_pool: str = "mean"        # "mean" (masked mean over tokens), "first" (the <start> token's output)
+    #                                or "gru" (a bidirectional GRU over the Transformer's outputs, final states)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -134,14 +142,69 @@ class AttentionImageTower(nn.Module):
         return self.proj(self.norm(self.encoder(x))[:, 0])
 
 
+def _coords(n: int, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """CoordConv channels (Liu et al. 2018): ``n x 2 x h x w``, x then y, each from -1 (left / top) to 1."""
+    ys = torch.linspace(-1.0, 1.0, h, device=like.device, dtype=like.dtype)
+    xs = torch.linspace(-1.0, 1.0, w, device=like.device, dtype=like.dtype)
+    grid = torch.stack([xs.expand(h, w), ys[:, None].expand(h, w)])
+    return grid.expand(n, 2, h, w)
+
+
+class KeypointImageTower(nn.Module):
+    """uint8 images -> embeddings: the flatten tower's 4 x 4 grid plus ``keypoints`` spatial soft-argmax
+    points, so positions of things can be compared by a linear map.
+
+    The input and the 16 x 16 map after two stride-2 blocks get CoordConv channels (x, y in [-1, 1];
+    Liu et al. 2018, "An intriguing failing of convolutional neural networks and the CoordConv
+    solution"); a 3 x 3 conv and a 1 x 1 conv give ``keypoints`` score maps; for each, a softmax over
+    the positions gives the expected (x, y) (the spatial soft-argmax of Levine, Finn et al. 2016,
+    "End-to-End Training of Deep Visuomotor Policies", and Finn et al. 2016, "Deep Spatial
+    Autoencoders") and its largest score says whether the thing it detects is there.  When a channel
+    learns to fire on, say, red things, "the red thing is left of the blue thing" is ``x_blue - x_red > 0``:
+    one unit of the projection MLP.  ``[x, y, presence]`` of every channel (batch-normalised) join the
+    flattened 4 x 4 grid in that MLP.
+    """
+
+    def __init__(self, cfg: DualEncoderConfig):
+        super().__init__()
+        w, k = cfg.cnn_width, cfg.keypoints
+        self.image_size, self.grid = cfg.image_size, cfg.grid
+        self.stem = nn.Sequential(_conv(3 + 2, w, 5), _conv(w, 2 * w))
+        self.points = nn.Sequential(nn.Conv2d(2 * w + 2, 2 * w, 3, 1, 1, bias=False), nn.BatchNorm2d(2 * w),
+                                    nn.ReLU(inplace=True), nn.Conv2d(2 * w, k, 1))
+        self.rest = nn.Sequential(_conv(2 * w, 4 * w), _conv(4 * w, 4 * w))
+        self.point_norm = nn.BatchNorm1d(3 * k)
+        self.proj = nn.Sequential(nn.Linear(4 * w * cfg.grid * cfg.grid + 3 * k, 2 * cfg.embed_dim),
+                                  nn.ReLU(inplace=True), nn.Linear(2 * cfg.embed_dim, cfg.embed_dim))
+
+    def keypoints(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x, y, presence)``, each ``N x keypoints``, and the 16 x 16 feature map (for :meth:`forward`)."""
+        x = _scaled(images, self.image_size)
+        f = self.stem(torch.cat([x, _coords(len(x), x.shape[-2], x.shape[-1], x)], 1))
+        h, w = f.shape[-2:]
+        c = _coords(len(f), h, w, f)
+        scores = self.points(torch.cat([f, c], 1)).flatten(2)            # N x K x HW
+        attn = scores.softmax(-1)
+        px = (attn * c[:, 0].reshape(len(f), 1, -1)).sum(-1)
+        py = (attn * c[:, 1].reshape(len(f), 1, -1)).sum(-1)
+        return px, py, scores.amax(-1), f
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        px, py, presence, f = self.keypoints(images)
+        g = self.rest(f)
+        if g.shape[-1] != self.grid:
+            g = F.adaptive_avg_pool2d(g, self.grid)
+        return self.proj(torch.cat([g.flatten(1), self.point_norm(torch.cat([px, py, presence], 1))], 1))
+
+
 class TextTower(nn.Module):
     """Token ids (``pad_id`` padded) -> embeddings (not normalised)."""
 
     def __init__(self, cfg: DualEncoderConfig):
         super().__init__()
         self.pad_id, self.max_len, self.pool = cfg.pad_id, cfg.max_len, cfg.text_pool
-        if cfg.text_pool not in ("mean", "first"):
-            raise ValueError(f"text_pool={cfg.text_pool!r}: expected 'mean' or 'first'")
+        if cfg.text_pool not in ("mean", "first", "gru", "keypoints"):
+            raise ValueError(f"text_pool={cfg.text_pool!r}: expected 'mean', 'first', 'gru' or 'keypoints'")
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos = nn.Parameter(torch.zeros(cfg.max_len, cfg.d_model))
         nn.init.normal_(self.pos, std=0.02)
@@ -149,7 +212,19 @@ class TextTower(nn.Module):
                                            batch_first=True, norm_first=True, activation="gelu")
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
-        self.proj = nn.Linear(cfg.d_model, cfg.embed_dim)
+        if cfg.text_pool == "gru":
+            self.gru = nn.GRU(cfg.d_model, cfg.d_model, batch_first=True, bidirectional=True)
+            self.proj = nn.Linear(2 * cfg.d_model, cfg.embed_dim)
+        elif cfg.text_pool == "keypoints":
+            d, k = cfg.d_model, cfg.keypoints
+            self.gru = nn.GRU(d, d, batch_first=True, bidirectional=True)
+            self.where = nn.Linear(2 * d, 2)      # each token's (x, y) in the scene the caption describes
+            self.what = nn.Linear(2 * d, k)       # each keypoint channel's score of each token
+            self.point_norm = nn.BatchNorm1d(3 * k)
+            self.proj = nn.Sequential(nn.Linear(d + 3 * k, 2 * cfg.embed_dim), nn.ReLU(inplace=True),
+                                      nn.Linear(2 * cfg.embed_dim, cfg.embed_dim))
+        else:
+            self.proj = nn.Linear(cfg.d_model, cfg.embed_dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         tokens = tokens[:, :self.max_len]
@@ -158,18 +233,41 @@ class TextTower(nn.Module):
         x = self.norm(self.encoder(x, src_key_padding_mask=pad))
         if self.pool == "first":
             return self.proj(x[:, 0])
+        if self.pool == "gru":  # final states of both directions over the unpadded tokens: order-sensitive
+            lengths = (~pad).sum(1).clamp_min(1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            _, h = self.gru(packed)                                    # 2 x N x d
+            return self.proj(torch.cat([h[0], h[1]], -1))
         keep = (~pad).unsqueeze(-1).to(x.dtype)
-        x = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)
-        return self.proj(x)
+        mean = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+        if self.pool == "keypoints":
+            return self.proj(torch.cat([mean, self._keypoints(x, pad)], 1))
+        return self.proj(mean)
+
+    def _keypoints(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        """Text keypoints, the image tower's soft-argmax over tokens: a bidirectional GRU reads the
+        caption, each token gets a position ``tanh(where(h))`` (where the caption puts the thing it
+        names) and per channel a score; a softmax over the tokens per channel gives the channel's
+        expected position and its largest score its presence (``N x 3K``, batch-normalised)."""
+        lengths = (~pad).sum(1).clamp_min(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        h, _ = self.gru(packed)
+        h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+        where = torch.tanh(self.where(h))                                 # N x L x 2
+        scores = self.what(h).masked_fill(pad.unsqueeze(-1), float("-inf"))  # N x L x K
+        attn = scores.softmax(1)
+        pos = torch.einsum("nlk,nlc->nkc", attn, where)                    # N x K x 2
+        return self.point_norm(torch.cat([pos[..., 0], pos[..., 1], scores.amax(1)], 1))
 
 
 class DualEncoder(nn.Module):
     def __init__(self, cfg: DualEncoderConfig):
         super().__init__()
         self.config = cfg
-        if cfg.image_pool not in ("flatten", "attention"):
-            raise ValueError(f"image_pool={cfg.image_pool!r}: expected 'flatten' or 'attention'")
-        self.image = ImageTower(cfg) if cfg.image_pool == "flatten" else AttentionImageTower(cfg)
+        towers = {"flatten": ImageTower, "attention": AttentionImageTower, "keypoints": KeypointImageTower}
+        if cfg.image_pool not in towers:
+            raise ValueError(f"image_pool={cfg.image_pool!r}: expected 'flatten', 'attention' or 'keypoints'")
+        self.image = towers[cfg.image_pool](cfg)
         self.text = TextTower(cfg)
         self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
 

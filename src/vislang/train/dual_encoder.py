@@ -14,7 +14,10 @@ uniformly from those the caption allows) -- added to the negatives of the image-
 direction. Captions outside the scene grammar get no foil. With ``mirror`` (scenes only) a share of
 the multi-object images bring their mirrored scene (:func:`mirrored_scenes`) into the batch as an
 extra image-caption pair; ``pair_weight`` adds :func:`~vislang.models.dual_encoder.pair_loss` over
-the foils and mirrored pairs. A checkpoint is written every
+the foils and mirrored pairs; ``aux_weight`` adds training-only heads that read the captions'
+relation facts (which colour / shape is left of / above which) from the embeddings, with
+``aux_shared`` one head for both towers (the shipped recipe: it breaks the symmetry that leaves
+InfoNCE blind to relations, docs/consistency.md). A checkpoint is written every
 ``ckpt_every`` steps and at the end; resume continues exactly (same batches, same foils).
 """
 
@@ -26,7 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from vislang.data.vocab import Vocab
@@ -36,6 +38,9 @@ from vislang.models.dual_encoder import DualEncoder, DualEncoderConfig, info_nce
 from vislang.progress import info, progress
 from vislang.seeding import seed_everything
 from vislang.train import loop
+from vislang.train.dual_encoder_scenes import (N_KEYS, RelationHeads, _foil_owners, _inverse_foil,  # noqa: F401
+                                               mirror_indices, mirror_spec, mirrored_scenes, relation_targets,
+                                               step_captions)
 
 FINAL = "model.pt"
 #: the shipped model (trained on the built-in scenes; see docs/consistency.md)
@@ -70,6 +75,7 @@ class DualTrainConfig:
     mirror: float = 0.0                   # share of a step's images joined by their mirrored scene (scenes only)
     pair_weight: float = 0.0              # weight of the two-way foil / mirror loss (models.dual_encoder.pair_loss)
     aux_weight: float = 0.0               # weight of the relation-fact heads on both towers (scene captions only)
+    aux_shared: bool = False              # one head for both towers, reading sqrt(embed_dim) x the unit embedding
     image_pool: str = "flatten"           # image tower: "flatten" or "attention" (see models/dual_encoder.py)
     image_layers: int = 2
     text_pool: str = "mean"               # text tower readout: "mean" or "first"
@@ -94,141 +100,6 @@ def build_model(cfg: DualTrainConfig, vocab: Vocab) -> DualEncoder:
                                          heads=cfg.heads, max_len=cfg.max_len, pad_id=vocab.pad_id,
                                          image_pool=cfg.image_pool, image_layers=cfg.image_layers,
                                          text_pool=cfg.text_pool))
-
-
-def mirror_spec(spec, axis: str):
-    """The scene reflected left-right (``axis="x"``) or top-bottom (``"y"``): positions mirrored, the
-    relations on that axis turned round ("left of" <-> "right of"); same objects and background."""
-    from vislang.data.scene_spec import SceneSpec
-
-    swap = {"x": {"left of": "right of", "right of": "left of"}, "y": {"above": "below", "below": "above"}}[axis]
-    objs = tuple(dataclasses.replace(o, x=round(1 - o.x, 4)) if axis == "x" else
-                 dataclasses.replace(o, y=round(1 - o.y, 4)) for o in spec.objects)
-    rels = tuple((a, swap.get(r, r), b) for a, r, b in spec.relations)
-    return SceneSpec(objs, rels, spec.background)
-
-
-def mirrored_scenes(n: int, seed: int, size: int, k: int = 5):
-    """For training scene ``i`` of ``generate(n, seed=seed, split="train")`` with 2+ objects: its mirror
-    image (uint8 ``N x 3 x S x S``, zeros for one-object scenes) and captions, reflected on the axis of
-    one of its relations (drawn with the scene's own generator), so at least one relation is stated
-    backwards relative to the original scene.  Returns ``(images, captions, has_mirror)``."""
-    from vislang.data.scene_render import render_chw
-    from vislang.data.scene_text import all_captions
-    from vislang.data.scenes import sample_spec, scene_rng
-
-    images = torch.zeros(n, 3, size, size, dtype=torch.uint8)
-    caps: list[list[str]] = [[] for _ in range(n)]
-    has = torch.zeros(n, dtype=torch.bool)
-    for i in range(n):
-        spec = sample_spec(scene_rng(seed, "train", i), "train")
-        if not spec.relations:
-            continue
-        rng = np.random.Generator(np.random.PCG64([int(seed), int(i), 13]))
-        _, r, _ = spec.relations[int(rng.integers(len(spec.relations)))]
-        m = mirror_spec(spec, "x" if r in ("left of", "right of") else "y")
-        images[i] = torch.from_numpy(render_chw(m, size))
-        caps[i] = all_captions(m, k=k, rng=rng)
-        has[i] = True
-    return images, caps, has
-
-
-def _inverse_foil(caption: str, spec, rng) -> str:
-    """A relation foil that states a relation backwards ("left of" -> "right of"): drawn from
-    :func:`perturb_caption` until its changed relation is the inverse (at most 30 draws)."""
-    from vislang.data.scene_spec import INVERSE
-    from vislang.data.scene_text import parse_caption, perturb_caption
-
-    foil = caption
-    for _ in range(30):
-        foil = perturb_caption(caption, "relation", rng)
-        got = parse_caption(foil)
-        if any(r2 == INVERSE[r1] for (_, r1, _), (_, r2, _) in zip(spec.relations, got.relations)):
-            break
-    return foil
-
-
-def step_captions(refs: list[list[str]], idx: list[int], seed: int, step: int, hard: bool,
-                  hard_relation: float = 0.0):
-    """The caption of each image of a step and (with ``hard``) the foils: a pure function of (seed, step).
-    ``hard_relation``: the probability that a multi-object caption's foil swaps a relation's direction."""
-    from vislang.data.scene_text import PERTURB_KINDS, parse_caption, perturb_caption
-
-    rng = np.random.Generator(np.random.PCG64([int(seed), int(step), 7]))
-    caps = [refs[i][int(rng.integers(len(refs[i])))] for i in idx]
-    foils: list[str] = []
-    if hard:
-        for c in caps:
-            spec = parse_caption(c)
-            if spec is None:
-                continue
-            if hard_relation and spec.relations and rng.random() < hard_relation:
-                foils.append(_inverse_foil(c, spec, rng))
-                continue
-            kinds = [k for k in PERTURB_KINDS if k != "relation" or spec.relations]
-            foils.append(perturb_caption(c, kinds[int(rng.integers(len(kinds)))], rng))
-    return caps, foils
-
-
-def mirror_indices(idx: list[int], has_mirror: torch.Tensor, share: float, seed: int, step: int) -> list[int]:
-    """The images of a step whose mirrored scene joins the batch (as its own image-caption pair, so the
-    original and its mirror are each other's hardest negatives): each image with a mirror, with
-    probability ``share``; a pure function of (seed, step)."""
-    rng = np.random.Generator(np.random.PCG64([int(seed), int(step), 17]))
-    draw = rng.random(len(idx))
-    return [i for i, u in zip(idx, draw) if bool(has_mirror[i]) and u < share]
-
-
-N_KEYS = 6  # colours and shapes: 6 each
-
-
-class RelationHeads(torch.nn.Module):
-    """Training-only linear heads: from an embedding, the logits of the facts "the object of colour
-    (shape) a is left of / above the object of colour (shape) b" (2 x 6 x 6 each, for colour and for
-    shape keys), one pair of heads per tower. Not part of the exported model."""
-
-    def __init__(self, embed_dim: int):
-        super().__init__()
-        self.image = torch.nn.Linear(embed_dim, 2 * 2 * N_KEYS * N_KEYS)
-        self.text = torch.nn.Linear(embed_dim, 2 * 2 * N_KEYS * N_KEYS)
-
-
-def relation_targets(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(target, mask)``, each ``N x 144``: for each stated relation "A left of B" (after
-    :meth:`SceneSpec.canonical_relations`), on its axis, ``[A, B] = 1`` and ``[B, A] = 0``, keyed by
-    colour (first 72 = 2 axes x 6 x 6) and by shape (last 72); a key two objects share is skipped."""
-    from vislang.data.scene_spec import COLORS, SHAPES
-    from vislang.data.scene_text import parse_caption
-
-    n2 = N_KEYS * N_KEYS
-    target = torch.zeros(len(captions), 4 * n2)
-    mask = torch.zeros(len(captions), 4 * n2)
-    for k, c in enumerate(captions):
-        spec = parse_caption(c)
-        if spec is None:
-            continue
-        attrs = spec.attributes
-        for block, (slot, names) in enumerate(((1, COLORS), (2, SHAPES))):
-            keys = [a[slot] for a in attrs]
-            for ta, rel, tb in spec.canonical_relations():
-                a, b = ta[slot], tb[slot]
-                if keys.count(a) > 1 or keys.count(b) > 1:
-                    continue
-                base = block * 2 * n2 + (0 if rel == "left of" else n2)
-                i, j = names.index(a), names.index(b)
-                target[k, base + i * N_KEYS + j] = 1.0
-                mask[k, base + i * N_KEYS + j] = 1.0
-                mask[k, base + j * N_KEYS + i] = 1.0
-    return target, mask
-
-
-def _foil_owners(caps: list[str], foils: list[str]) -> list[int]:
-    """The caption each foil of :func:`step_captions` was made from (captions outside the scene grammar get none)."""
-    if len(foils) == len(caps):
-        return list(range(len(caps)))
-    from vislang.data.scene_text import parse_caption
-
-    return [k for k, c in enumerate(caps) if parse_caption(c) is not None]
 
 
 def _checked(cfg: DualTrainConfig) -> None:
@@ -261,7 +132,7 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
     vocab = Vocab.from_state_dict(state["extra"]["vocab"]) if state else \
         Vocab.build((c for caps in data.train_refs for c in caps), max_len=cfg.max_len)
     model = build_model(cfg, vocab).to(dist.device)
-    heads = RelationHeads(cfg.embed_dim).to(dist.device) if cfg.aux_weight else None
+    heads = RelationHeads(cfg.embed_dim, cfg.aux_shared).to(dist.device) if cfg.aux_weight else None
     params = list(model.named_parameters()) + (list(heads.named_parameters()) if heads is not None else [])
     decay = [p for n, p in params if p.ndim >= 2]
     no_decay = [p for n, p in params if p.ndim < 2]
@@ -318,7 +189,7 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
         if heads is not None:
             target, mask = (t.to(dist.device) for t in relation_targets(caps))
             if mask.any():
-                aux = sum(torch.nn.functional.binary_cross_entropy_with_logits(head(emb), target, weight=mask,
+                aux = sum(torch.nn.functional.binary_cross_entropy_with_logits(head(heads.gain * emb), target, weight=mask,
                                                                                reduction="sum") / mask.sum()
                           for head, emb in ((heads.image, img), (heads.text, txt)))
                 loss = loss + cfg.aux_weight * aux
