@@ -31,6 +31,9 @@ def register(commands) -> None:
     p.add_argument("--out", metavar="FILE", help="write the scores with their provenance as JSON")
     p.add_argument("--train-captions", metavar="FILE",
                    help="training captions (any caption format) for the diversity measure 'novelty'")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="METEOR scoring processes (default: $VISLANG_METEOR_WORKERS, else min(2, CPU cores); one for "
+                        "fewer than 400 captions); the scores are the same for any N")
 
 
 def _table(result: dict) -> str:
@@ -62,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--train-captions is only used by the 'diversity' metric; add it to --metrics")
         train = [c for caps in load_references(args.train_captions).values() for c in caps]
     info(f"scoring {len(cands)} images with {', '.join(metrics)}")
-    result = score_captions(refs, cands, metrics=metrics, per_item=bool(args.per_item), train_captions=train)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give 1 or more processes")
+    result = score_captions(refs, cands, metrics=metrics, per_item=bool(args.per_item), train_captions=train,
+                            meteor_workers=args.workers)
     per = result.pop("per_item", None)
     result["provenance"].update(refs=str(args.refs), refs_sha256=sha256_file(args.refs), preds=str(args.preds),
                                 preds_sha256=sha256_file(args.preds))

@@ -67,6 +67,9 @@ def test_cli_bad_input_one_line_error(tmp_path, capsys):
     assert "9.jpg" in err and err.count("\n") == 1
     assert run_cli("eval", "captions", "--refs", refs, "--preds", preds, "--metrics", "bleu,spice") == 2
     assert "unknown caption metric" in capsys.readouterr().err
+    assert run_cli("eval", "captions", "--refs", refs, "--preds", preds, "--metrics", "meteor", "--workers", "0") == 2
+    err = capsys.readouterr().err
+    assert "--workers 0" in err and err.count("\n") == 1
     assert run_cli("eval", "captions", "--help") == 0
 
 

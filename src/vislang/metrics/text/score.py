@@ -154,7 +154,8 @@ def _gc_paused():
 
 
 def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAULT_METRICS,
-                   per_item: bool = False, train_captions: Iterable[str] | None = None) -> dict[str, Any]:
+                   per_item: bool = False, train_captions: Iterable[str] | None = None,
+                   meteor_workers: int | None = None) -> dict[str, Any]:
     """Score candidate captions against references, as pycocoevalcap would (without Java).
 
     Args:
@@ -164,15 +165,17 @@ def score_captions(refs: dict, cands: dict, metrics: Iterable[str] | str = DEFAU
             (a list or a comma-separated string).
         per_item: also return ``per_item: {metric_key: {image_id: score}}``.
         train_captions: training captions for the diversity metric ``novelty``.
+        meteor_workers: METEOR's scoring processes (default: ``$VISLANG_METEOR_WORKERS``, else
+            ``min(2, CPU cores)``; see :func:`vislang.metrics.text.meteor.meteor_score`); same scores for any value.
 
     Returns a flat dict of scores plus ``n_images`` and ``provenance`` (and ``per_item``).
     The cyclic garbage collector is paused during the call (see :func:`_gc_paused`).
     """
     with _gc_paused():
-        return _score(refs, cands, metrics, per_item, train_captions)
+        return _score(refs, cands, metrics, per_item, train_captions, meteor_workers)
 
 
-def _score(refs, cands, metrics, per_item, train_captions) -> dict[str, Any]:
+def _score(refs, cands, metrics, per_item, train_captions, meteor_workers=None) -> dict[str, Any]:
     wanted = normalize_metrics(metrics)
     ids = validate(refs, cands)
     refs_flat, cands_tok, nref = tokenize_flat(refs, cands, ids)
@@ -192,7 +195,7 @@ def _score(refs, cands, metrics, per_item, train_captions) -> dict[str, Any]:
             raise VislangError(f"METEOR is unavailable in this installation ({exc}); "
                                "leave 'meteor' out of the metrics") from None
         refs_tok = _group(refs_flat, nref)
-        m_corpus, m_per = meteor_score(dict(zip(ids, refs_tok)), dict(zip(ids, cands_tok)))
+        m_corpus, m_per = meteor_score(dict(zip(ids, refs_tok)), dict(zip(ids, cands_tok)), workers=meteor_workers)
         out["METEOR"] = float(m_corpus)
         per["METEOR"] = {i: float(m_per[i]) for i in ids}
     if "rouge_l" in wanted:
