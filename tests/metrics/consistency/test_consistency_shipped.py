@@ -8,12 +8,14 @@ from vislang.metrics.consistency.scene_eval import evaluate_scenes
 from vislang.train.dual_encoder import embed, load_dual_encoder
 
 
-# Floors a little under the figures measured on these 200 scenes (docs/benchmarks.md), so a float
-# difference between machines cannot flip them. Relation FOIL and R-precision on unseen pairs fall
-# short of the targets (0.95 / 0.90): see docs/consistency.md.
+# Floors a little under the figures measured on these 200 scenes, so a float difference between
+# machines cannot flip them (model of 2026-11-28, keypoint towers: colour 0.995 / 1.000, shape 0.980 /
+# 0.975, relation 0.985 / 0.978, R-precision t2i 0.895 / 0.760; 1,000-scene figures in
+# docs/benchmarks.md). R-precision on unseen pairs falls short of the target (0.90): see
+# docs/consistency.md.
 FOIL_MIN = {"color": {"test": 0.97, "test_unseen": 0.97}, "shape": {"test": 0.95, "test_unseen": 0.92},
-            "relation": {"test": 0.65, "test_unseen": 0.62}}
-RP_MIN = {"test": 0.86, "test_unseen": 0.76}
+            "relation": {"test": 0.95, "test_unseen": 0.95}}
+RP_MIN = {"test": 0.86, "test_unseen": 0.73}
 
 
 @pytest.fixture(scope="module")
