@@ -98,9 +98,9 @@ def register(commands) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import dataclasses
     import json
 
+    from vislang.cli._runs import config_fields
     from vislang.errors import ConfigError
     from vislang.train.dual_encoder import DualTrainConfig, export, train
 
@@ -111,20 +111,7 @@ def _train(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(json.dumps({"exported": str(path)}))
         return 0
-    names = {f.name for f in dataclasses.fields(DualTrainConfig)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    if args.resume:
-        fixed = sorted(k for k in given if k not in _RESUMABLE and k not in ("seed", "out"))
-        if args.out and args.out != args.resume:
-            raise ConfigError("--resume RUN continues RUN in place; leave out --out (or give the same folder)")
-        if fixed:
-            raise ConfigError(f"--resume: {', '.join('--' + k.replace('_', '-') for k in fixed)} come from the run "
-                              f"and cannot change; only --steps, --threads, --device can")
-        given["out"] = args.resume
-    elif not args.out:
-        raise ConfigError("give --out RUN (a new run folder) or --resume RUN")
-    if given.get("data", "scenes") != "scenes" and not given.get("captions") and not args.resume:
-        raise ConfigError(f"--data {given['data']}: an image source needs --captions FILE (or use --data scenes)")
+    given = config_fields(args, DualTrainConfig, _RESUMABLE)
     result = train(DualTrainConfig(**given), resume=bool(args.resume))
     if not args.quiet:
         print(json.dumps(result))
