@@ -5,7 +5,7 @@ whose marker exists is skipped, and the training stages resume from their newest
 
 1. ``data``      held-out test scenes (images, references, specs) and a real-image grid;
 2. ``dcgan``     unconditional DCGAN (vislang.train.gan);
-3. ``cgan``      caption-conditioned GAN (spectral norm + hinge, as docs/gan.md recommends);
+3. ``cgan``      caption-conditioned GAN (frozen dual-encoder text, GAN-CLS, mode seeking: COND_OPTIONS);
 4. ``captioner`` the scenes captioner (vislang.train.captioner);
 5. ``generate``  unconditional images, images from the held-out captions, and noise images (baseline);
 6. ``caption``   captions of the real and of the generated test images;
@@ -32,10 +32,10 @@ class DemoConfig:
     quick: bool = False
     seed: int = 0
     gan_size: int = 32             # captioner and dual encoder read 64 px; GAN output is resized up to it
-    gan_width: int = 48            # ngf = ndf
+    gan_width: int = 32            # ngf = ndf (width 32 reached FID 136 at 2,000 steps; docs/benchmarks.md GAN quality)
     n_train: int = 5000            # scenes rendered for the trainers
     n_test: int = 300              # held-out test scenes (real side of every metric)
-    gan_steps: int = 1200
+    gan_steps: int = 2000
     cgan_steps: int = 1000
     captioner_steps: int = 900     # the recipe of benchmarks/captioner_scenes.py (docs/benchmarks.md)
     extractor: str = "inception-tf"
@@ -52,6 +52,10 @@ class DemoConfig:
                    cgan_steps=40, captioner_steps=60, extractor="mobilenet-v2", n_eval_images=64, beam=1,
                    meteor=False)
 
+
+#: The conditional GAN's options (docs/gan.md, docs/benchmarks.md "GAN quality"): the frozen text tower of the
+#: shipped scenes dual encoder, GAN-CLS mismatched pairs, the dual encoder's cosine for G, mode seeking; recipe BCE.
+COND_OPTIONS = {"text_encoder": "dual-encoder", "mismatch": 0.5, "consistency": 1.0, "mode_seeking": 1.0}
 
 STAGES = ("data", "dcgan", "cgan", "captioner", "generate", "caption", "evaluate", "report")
 
@@ -132,8 +136,7 @@ class Demo:
         cfg = GANConfig(data="scenes", size=c.gan_size, steps=c.cgan_steps if conditional else c.gan_steps,
                         conditional=conditional, n_train=c.n_train, ngf=c.gan_width, ndf=c.gan_width,
                         seed=c.seed, sample_every=max((c.cgan_steps if conditional else c.gan_steps) // 4, 1),
-                        ckpt_every=max(c.gan_steps // 4, 1), keep=2, log_every=10,
-                        loss="hinge" if conditional else "bce", spectral_norm=conditional)
+                        ckpt_every=max(c.gan_steps // 4, 1), keep=2, log_every=10, **(COND_OPTIONS if conditional else {}))
         run = self.out / name
         resume = bool(RunDir(run).checkpoints())
         if resume:

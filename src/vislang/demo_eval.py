@@ -11,7 +11,10 @@ Results are a flat dict ``"group.metric" -> value`` with ``_real_floor`` and ``_
 * ``consistency_captions.CLIP-S``: shipped scenes dual encoder, real image vs its generated caption
   (floor: real image vs its reference; baseline: the constant caption);
 * ``consistency_images.CLIP-S``: caption-conditioned images vs their prompts (floor: the real
-  image of that prompt; baseline: noise images).
+  image of that prompt; baseline: noise images);
+* ``consistency_images.faithfulness``: the share of each prompt's facts that the shipped attribute
+  classifier reads in its conditional image (floor: the real image of that prompt; baseline, chance: each
+  conditional image against the next image's prompt); independent of the dual encoder.
 """
 
 from __future__ import annotations
@@ -150,6 +153,7 @@ def _captions(demo, s, cands: dict[str, str]) -> tuple[dict[str, Any], dict[str,
 
 def _consistency(real, cond, noise, real_caps: list[str], prompts: list[str], constant: str):
     from vislang.metrics.consistency import CLIPScore
+    from vislang.metrics.consistency.faithfulness import scene_image_faithfulness
     from vislang.train.dual_encoder import embed, load_dual_encoder
 
     model, vocab, meta = load_dual_encoder("scenes")
@@ -168,6 +172,12 @@ def _consistency(real, cond, noise, real_caps: list[str], prompts: list[str], co
     out.update({"consistency_images.CLIP-S": cond_s, "consistency_images.CLIP-S_real_floor": real_ref,
                 "consistency_images.CLIP-S_baseline": score(noise, prompts)[0],
                 "consistency.dual_encoder_sha256": meta["sha256"]})
+    # the attribute classifier's reading: a judge the conditional GAN never trained against (its --consistency
+    # term optimises the dual encoder's cosine, so CLIP-S above is not independent of the generator)
+    out.update({"consistency_images.faithfulness": scene_image_faithfulness(cond, prompts)["faithfulness"],
+                "consistency_images.faithfulness_real_floor": scene_image_faithfulness(real, prompts)["faithfulness"],
+                "consistency_images.faithfulness_baseline":  # chance: each image against the next image's prompt
+                    scene_image_faithfulness(cond, prompts[1:] + prompts[:1])["faithfulness"]})
     return out, per
 
 
