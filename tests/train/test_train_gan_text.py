@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import run_cli
-from vislang.train.gan import GANConfig, consistency_loss, gan_step, train
+from vislang.train.gan import GANConfig, gan_step, train
+from vislang.train.gan_text import consistency_loss
 from vislang.train.gan_generate import generate, load_generator
 
 TINY = dict(data="scenes", n_train=48, size=32, ngf=8, ndf=8, batch_size=16, log_every=1, sample_every=0,
@@ -102,7 +103,7 @@ def test_option_errors(tmp_path):
 
 
 def test_mode_seeking_loss_by_hand():
-    from vislang.train.gan import mode_seeking_loss
+    from vislang.train.gan_text import mode_seeking_loss
 
     a, b = torch.zeros(1, 1, 2, 2), torch.tensor([[[[1.0, -1.0], [0.5, 0.5]]]])  # mean |a - b| = 0.75
     z1, z2 = torch.zeros(1, 3), torch.tensor([[1.0, 2.0, 3.0]])  # mean |z1 - z2| = 2

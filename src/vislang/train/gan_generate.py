@@ -33,7 +33,7 @@ def load_generator(run: str | Path, ema: bool = False, device: str | torch.devic
         vocab = Vocab.from_state_dict(state["extra"]["vocab"])
     frozen = None
     if cfg.conditional and cfg.text_encoder == "dual-encoder":
-        from vislang.train.gan import frozen_text_from_record
+        from vislang.train.gan_text import frozen_text_from_record
 
         frozen = frozen_text_from_record(state["extra"]["text_model"])  # weights come with G's state below
     g, _ = build_models(cfg, len(vocab) if vocab else None, vocab.pad_id if vocab else 0, frozen)
