@@ -56,18 +56,10 @@ with open(sys.argv[2], "w") as f:
 
 
 def leave_one_out(token_file: Path) -> tuple[dict, dict]:
-    caps: dict[str, list] = {}
-    for line in token_file.read_text(encoding="utf-8").splitlines():
-        if "\t" in line:
-            key, cap = line.split("\t", 1)
-            img, k = key.rsplit("#", 1)
-            caps.setdefault(img, []).append((int(k), cap))
-    refs, cands = {}, {}
-    for img, lst in caps.items():
-        lst.sort()
-        if len(lst) >= 2:
-            cands[img], refs[img] = lst[0][1], [c for _, c in lst[1:]]
-    return refs, cands
+    """The Flickr8k leave-one-out set: :func:`vislang.data.captions.leave_one_out` of the token file."""
+    from vislang.data.captions import leave_one_out as split, load_flickr8k
+
+    return split(load_flickr8k(token_file))
 
 
 def _children_cpu() -> float:
