@@ -171,15 +171,9 @@ def train(cfg: CaptionTrainConfig, resume: bool = False) -> dict[str, Any]:
     dist = loop.init_distributed(cfg.device)
     loop.set_deterministic(cfg.threads or None)
     run = loop.RunDir(cfg.out, keep=cfg.keep)
-    state = None
-    if resume:
-        state = run.require_latest()
-        saved = dict(state["config"])
-        for k in ("steps", "epochs", "patience", "time_limit", "out", "threads", "device"):  # what may change on resume
-            saved[k] = getattr(cfg, k)
-        cfg = CaptionTrainConfig(**{k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(CaptionTrainConfig)}})
-    elif run.checkpoints():
-        raise ConfigError(f"{cfg.out}: already holds checkpoints; pass --resume {cfg.out} to continue, or a new --out")
+    state = run.start(resume)
+    if state is not None:  # what may change on resume
+        cfg = loop.resumed_config(cfg, state, ("steps", "epochs", "patience", "time_limit", "out", "threads", "device"))
     if cfg.decoder not in ("transformer", "lstm"):
         raise ConfigError(f"--decoder {cfg.decoder!r}: choose 'transformer' or 'lstm'")
     seed_everything(cfg.seed)

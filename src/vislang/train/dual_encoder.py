@@ -116,16 +116,9 @@ def train(cfg: DualTrainConfig, resume: bool = False) -> dict[str, Any]:
     dist = loop.init_distributed(cfg.device)
     loop.set_deterministic(cfg.threads or None)
     run = loop.RunDir(cfg.out, keep=cfg.keep)
-    state = None
-    if resume:
-        state = run.require_latest()
-        saved = dict(state["config"])
-        for k in ("steps", "out", "threads", "device"):
-            saved[k] = getattr(cfg, k)
-        names = {f.name for f in dataclasses.fields(DualTrainConfig)}
-        cfg = DualTrainConfig(**{k: v for k, v in saved.items() if k in names})
-    elif run.checkpoints():
-        raise ConfigError(f"{cfg.out}: already holds checkpoints; pass --resume {cfg.out} to continue, or a new --out")
+    state = run.start(resume)
+    if state is not None:
+        cfg = loop.resumed_config(cfg, state, ("steps", "out", "threads", "device"))
     _checked(cfg)
     seed_everything(cfg.seed)
     data = load_caption_data(cfg, is_main=dist.is_main)

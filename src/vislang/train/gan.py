@@ -253,11 +253,7 @@ def train(cfg: GANConfig, out: str | Path, resume: bool = False, device: str | N
     elif threads:
         torch.set_num_threads(threads)
     run = RunDir(out, keep=cfg.keep)
-    state = None
-    if resume:
-        state = run.require_latest()
-    elif run.checkpoints():
-        raise InputError(f"{run.path}: already holds checkpoints; continue it with --resume {run.path} or choose a new --out")
+    state = run.start(resume)
 
     images, captions = load_data(cfg)
     vocab = tokens = frozen_text = image_tower = text_record = None

@@ -94,6 +94,25 @@ class RunDir:
             raise InputError(f"{self.path}: no checkpoint (ckpt-*.pt) found; train first or check the --run path")
         return state
 
+    def start(self, resume: bool) -> dict[str, Any] | None:
+        """The newest checkpoint when resuming; ``None`` for a new run, which never trains over an old one."""
+        if resume:
+            return self.require_latest()
+        if self.checkpoints():
+            raise InputError(f"{self.path}: already holds checkpoints; continue it with --resume {self.path} "
+                             "or choose a new --out")
+        return None
+
+
+def resumed_config(cfg: Any, state: dict[str, Any], resumable: tuple[str, ...]) -> Any:
+    """The config a resumed run continues with: the checkpoint's, except the ``resumable`` fields, taken
+    from ``cfg`` (a dataclass of the same type; fields the checkpoint lacks get their defaults)."""
+    saved = dict(state["config"])
+    for k in resumable:
+        saved[k] = getattr(cfg, k)
+    names = {f.name for f in dataclasses.fields(cfg)}
+    return type(cfg)(**{k: v for k, v in saved.items() if k in names})
+
 
 def capture(step: int, config: Any, modules: dict[str, torch.nn.Module], optimizers: dict[str, Any] | None = None,
             **extra: Any) -> dict[str, Any]:
