@@ -234,17 +234,10 @@ def evaluate_uncond(args, out: Path, val, cfg, dev) -> dict:
 
 
 def classifier_faithfulness(images: torch.Tensor, captions: list[str]) -> dict[str, float]:
-    """The shipped attribute classifier's reading (vislang.metrics.consistency.faithfulness) of each image."""
-    from vislang.data.scene_text import parse_caption
-    from vislang.metrics.consistency.faithfulness import image_faithfulness, read_specs
-    from vislang.models.attribute_classifier import HEADS
-    from vislang.train.attribute_classifier import load_attribute_classifier
+    """The shipped attribute classifier's reading of each image (vislang.metrics.consistency.scene_image_faithfulness)."""
+    from vislang.metrics.consistency.faithfulness import scene_image_faithfulness
 
-    model, _meta = load_attribute_classifier("scenes")
-    with torch.no_grad():
-        logits = [model(images[i:i + 250]) for i in range(0, len(images), 250)]
-    logits = {k: torch.cat([b[k] for b in logits]) for k in logits[0]}
-    r = image_faithfulness(read_specs(logits, HEADS), [parse_caption(c) for c in captions])
+    r = scene_image_faithfulness(images, captions)
     return {"faithfulness": r["faithfulness"], "faithful_exact": r["faithful_exact"]}
 
 
