@@ -70,8 +70,9 @@ class DualEncoderConfig:
     #                                or "keypoints" (flatten + spatial soft-argmax keypoints, CoordConv input)
     image_layers: int = 2          # Transformer layers of the "attention" image tower
     keypoints: int = 32            # soft-argmax channels of the "keypoints" image tower
-    text_pool: str = "mean"        # "mean" (masked mean over tokens), "first" (the <start> token's output)
-    #                                or "gru" (a bidirectional GRU over the Transformer's outputs, final states)
+    text_pool: str = "mean"        # "mean" (masked mean over tokens), "first" (the <start> token's output),
+    #                                "gru" (a bidirectional GRU over the Transformer's outputs, final states)
+    #                                or "keypoints" (mean + soft-argmax over tokens; the shipped model)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -234,9 +235,7 @@ class TextTower(nn.Module):
         if self.pool == "first":
             return self.proj(x[:, 0])
         if self.pool == "gru":  # final states of both directions over the unpadded tokens: order-sensitive
-            lengths = (~pad).sum(1).clamp_min(1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            _, h = self.gru(packed)                                    # 2 x N x d
+            _, h = self.gru(self._packed(x, pad))                      # 2 x N x d
             return self.proj(torch.cat([h[0], h[1]], -1))
         keep = (~pad).unsqueeze(-1).to(x.dtype)
         mean = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)
@@ -244,14 +243,18 @@ class TextTower(nn.Module):
             return self.proj(torch.cat([mean, self._keypoints(x, pad)], 1))
         return self.proj(mean)
 
+    @staticmethod
+    def _packed(x: torch.Tensor, pad: torch.Tensor) -> nn.utils.rnn.PackedSequence:
+        """``x`` (N x L x d) without its padded positions, for the GRU readouts."""
+        lengths = (~pad).sum(1).clamp_min(1).cpu()
+        return nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+
     def _keypoints(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
         """Text keypoints, the image tower's soft-argmax over tokens: a bidirectional GRU reads the
         caption, each token gets a position ``tanh(where(h))`` (where the caption puts the thing it
         names) and per channel a score; a softmax over the tokens per channel gives the channel's
         expected position and its largest score its presence (``N x 3K``, batch-normalised)."""
-        lengths = (~pad).sum(1).clamp_min(1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        h, _ = self.gru(packed)
+        h, _ = self.gru(self._packed(x, pad))
         h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
         where = torch.tanh(self.where(h))                                 # N x L x 2
         scores = self.what(h).masked_fill(pad.unsqueeze(-1), float("-inf"))  # N x L x K
