@@ -154,6 +154,7 @@ def _captions(demo, s, cands: dict[str, str]) -> tuple[dict[str, Any], dict[str,
 def _consistency(real, cond, noise, real_caps: list[str], prompts: list[str], constant: str):
     from vislang.metrics.consistency import CLIPScore
     from vislang.metrics.consistency.faithfulness import scene_image_faithfulness
+    from vislang.train.attribute_classifier import load_attribute_classifier
     from vislang.train.dual_encoder import embed, load_dual_encoder
 
     model, vocab, meta = load_dual_encoder("scenes")
@@ -174,10 +175,11 @@ def _consistency(real, cond, noise, real_caps: list[str], prompts: list[str], co
                 "consistency.dual_encoder_sha256": meta["sha256"]})
     # the attribute classifier's reading: a judge the conditional GAN never trained against (its --consistency
     # term optimises the dual encoder's cosine, so CLIP-S above is not independent of the generator)
-    out.update({"consistency_images.faithfulness": scene_image_faithfulness(cond, prompts)["faithfulness"],
-                "consistency_images.faithfulness_real_floor": scene_image_faithfulness(real, prompts)["faithfulness"],
+    clf = load_attribute_classifier("scenes")[0]
+    out.update({"consistency_images.faithfulness": scene_image_faithfulness(cond, prompts, clf)["faithfulness"],
+                "consistency_images.faithfulness_real_floor": scene_image_faithfulness(real, prompts, clf)["faithfulness"],
                 "consistency_images.faithfulness_baseline":  # chance: each image against the next image's prompt
-                    scene_image_faithfulness(cond, prompts[1:] + prompts[:1])["faithfulness"]})
+                    scene_image_faithfulness(cond, prompts[1:] + prompts[:1], clf)["faithfulness"]})
     return out, per
 
 

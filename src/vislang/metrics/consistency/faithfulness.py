@@ -53,11 +53,12 @@ def image_faithfulness(read: Sequence[SceneSpec], prompts: Sequence[SceneSpec]) 
     return {"faithfulness": sum(shares) / max(n, 1), "faithful_exact": exact / max(n, 1), "n": n, "per_item": shares}
 
 
-def scene_image_faithfulness(images: torch.Tensor, captions: Sequence[str], classifier: str = "scenes",
+def scene_image_faithfulness(images: torch.Tensor, captions: Sequence[str], classifier: Any = "scenes",
                              batch: int = 250) -> dict[str, Any]:
     """:func:`image_faithfulness` of uint8 images (``N x 3 x H x W``) against scene-grammar captions, read by
-    the shipped attribute classifier (or the classifier file ``classifier``).  A judge independent of the
-    dual encoder, so it stays fair for generators trained with the dual encoder's cosine."""
+    the shipped attribute classifier (or the classifier file ``classifier``, or an already loaded
+    classifier module, so several calls load it once).  A judge independent of the dual encoder, so it
+    stays fair for generators trained with the dual encoder's cosine."""
     from vislang.data.scene_text import parse_caption
     from vislang.errors import InputError
     from vislang.models.attribute_classifier import HEADS
@@ -65,7 +66,7 @@ def scene_image_faithfulness(images: torch.Tensor, captions: Sequence[str], clas
 
     if len(images) != len(captions):
         raise InputError(f"faithfulness: {len(images)} images but {len(captions)} captions; give one caption per image")
-    model, _meta = load_attribute_classifier(classifier)
+    model = classifier if isinstance(classifier, torch.nn.Module) else load_attribute_classifier(classifier)[0]
     with torch.inference_mode():
         parts = [model(images[i:i + batch]) for i in range(0, len(images), batch)]
     logits = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
