@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from vislang.metrics.text.meteor_resources import MeteorResources
 from vislang.metrics.text.meteor_tables import base_power, byte_hash
 from vislang.metrics.text.meteor_stem import stem
@@ -120,10 +122,11 @@ class Lexicon:
     def ids_many(self, sentences: list[list[str]]) -> list[list[int]]:
         """Word ids of each sentence; the batch's new words are registered together."""
         index = self.index
-        new = {w: None for ws in sentences for w in ws if w not in index}
+        new = [w for w in dict.fromkeys(chain.from_iterable(sentences)) if w not in index]  # in order
         if new:
-            self._add_many(list(new))
-        return [[index[w] for w in ws] for ws in sentences]
+            self._add_many(new)
+        get = index.__getitem__
+        return [list(map(get, ws)) for ws in sentences]
 
     def ids(self, words: list[str]) -> list[int]:
         return self.ids_many([words])[0]
@@ -144,11 +147,9 @@ class Sentence:
     def __init__(self, ids: list[int], lex: Lexicon):
         self.ids = ids
         self.n = len(ids)
-        key = lex.key
-        self.keys = [key[w] for w in ids]
-        func = lex.func
-        self.func = [func[w] for w in ids]
-        self.nfunc = float(sum(self.func))
+        self.keys = list(map(lex.key.__getitem__, ids))
+        self.func = func = list(map(lex.func.__getitem__, ids))
+        self.nfunc = float(func.count(True))
         self.key_pos = None
         self.wts = None  # per-word content/function weights, filled by the scorer when needed
 

@@ -216,7 +216,8 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
         tables = (function_words, prefixes, exceptions)
         with atomic_write(jdir / "small.pkl", "wb") as f:
             pickle.dump(tables, f, protocol=pickle.HIGHEST_PROTOCOL)
-    syn = {n: np.load(jdir / f"{n}.npy", mmap_mode="r") for n in syn_names}
+    # memory-mapped; as plain ndarray views (a memmap's indexing goes through Python-level code)
+    syn = {n: np.asarray(np.load(jdir / f"{n}.npy", mmap_mode="r")) for n in syn_names}
     synsets = SynsetTable(words=syn["syn_words"], offsets=syn["syn_offsets"], ids=syn["syn_ids"])
     table = None
     if para_sha is not None:
@@ -228,7 +229,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
             for n in names:
                 with atomic_write(pdir / f"{n}.npy", "wb") as f:
                     np.save(f, arrays[n])
-        arr = {n: np.load(pdir / f"{n}.npy", mmap_mode="r") for n in names}
+        arr = {n: np.asarray(np.load(pdir / f"{n}.npy", mmap_mode="r")) for n in names}
         table = ParaphraseTable(
             ref_hash=arr["ref_hash"], par_hash=arr["par_hash"], par_len=arr["par_len"],
             phrase_bits=arr["phrase_bits"], prefix_bits=arr["prefix_bits"], max_len=int(arr["max_len"][0]),
