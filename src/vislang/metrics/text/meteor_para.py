@@ -24,6 +24,8 @@ length, then table order); :func:`pair_paraphrases` returns each pair's candidat
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from vislang.metrics.text.meteor_tables import HASH_BASE, SPACE_CODE, bit_test
@@ -42,9 +44,9 @@ def _phrases(tokens: list[list[int]], th: np.ndarray, tp: np.ndarray, table):
     """The phrases of the sentences (word ids per sentence) that may be in the table, as
     ``(sid, pos, len, hash)`` arrays: a phrase is kept if the table's phrase bitmap has its bit,
     and extended by the next word only if the prefix bitmap has it (no other phrase can be)."""
-    lens = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    lens = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     total = int(lens.sum())
-    flat = np.fromiter((w for t in tokens for w in t), dtype=np.int64, count=total)
+    flat = np.fromiter(chain.from_iterable(tokens), dtype=np.int64, count=total)
     wh, wp = th[flat], tp[flat]
     sid = np.repeat(np.arange(len(tokens)), lens)
     ends = np.repeat(np.cumsum(lens), lens)  # exclusive end of each token's sentence
@@ -110,8 +112,7 @@ def pair_paraphrases(tokens: list[list[int]], pairs: list[tuple[int, int]], th: 
     is_target = np.zeros(n_u, dtype=bool)
     is_target[e_pu] = True
 
-    p_t = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=n_pairs)
-    p_r = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=n_pairs)
+    p_t, p_r = np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * n_pairs).reshape(-1, 2).T
     n_s = len(tokens)
     o_u = inv.reshape(-1)
     src_occ = np.flatnonzero(e_cnt[o_u] > 0)
