@@ -53,7 +53,14 @@ def _word_hits(t: Sentence, w: int, modules: tuple[int, ...], lex: Lexicon) -> l
         syn = pj and not pj.isdisjoint(t.idset)
         if exact is None and stems is None and not syn:
             return []
-        out = [(i, 0) for i in exact] if exact else []
+        if exact is None:
+            out = []
+        elif len(exact) == 1:
+            if not syn and (stems is None or stems == exact):  # the common case: one exact hit only
+                return [(exact[0], 0)]
+            out = [(exact[0], 0)]
+        else:
+            out = [(i, 0) for i in exact]
         k1 = t.keys
         if stems:
             out += [(i, 1) for i in stems if k1[i] != kj]
@@ -103,7 +110,8 @@ def collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, pa
         return matches, cov1, cov2
     memo = t.memo
     get = memo.get
-    if modules[:3] == (EXACT, STEM, SYNONYM):
+    prefilter = modules[:3] == (EXACT, STEM, SYNONYM)
+    if prefilter:
         # a word can have hits only if its key, its stem key or itself (as a synonym partner of
         # some hypothesis word; partners are symmetric) is among the hypothesis'
         key_pos, stem_pos, near = t.key_pos, t.stem_pos, t.near
@@ -111,22 +119,21 @@ def collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, pa
             partners = lex.partners
             near = t.near = set().union(*[partners[x] for x in t.ids])
         lkey, lstem = lex.key, lex.stem
-        for w in r.ids:
-            if w not in memo:
-                if lkey[w] in key_pos or lstem[w] in stem_pos or w in near:
-                    memo[w] = _word_hits(t, w, modules, lex)
-                else:
-                    memo[w] = ()
     for j, w in enumerate(r.ids):
         hits = get(w)
         if hits is None:
-            hits = memo[w] = _word_hits(t, w, modules, lex)
+            if not prefilter or lkey[w] in key_pos or lstem[w] in stem_pos or w in near:
+                hits = memo[w] = _word_hits(t, w, modules, lex)
+            else:
+                hits = memo[w] = ()
         if hits:
-            matches[j] = [(j, 1, i, 1, stage) for i, stage in hits]
-            if len(hits) == 1:
-                cov1[hits[0][0]] += 1
+            if len(hits) == 1:  # most words: no list comprehension (a function call in Python 3.11)
+                i, stage = hits[0]
+                matches[j] = [(j, 1, i, 1, stage)]
+                cov1[i] += 1
                 cov2[j] = 1
             else:
+                matches[j] = [(j, 1, i, 1, stage) for i, stage in hits]
                 for i, _ in hits:
                     cov1[i] += 1
                 cov2[j] = len(hits)
