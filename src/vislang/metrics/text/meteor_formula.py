@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, localcontext
+from itertools import chain as _chain
 from operator import mul
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 ALPHA, BETA, GAMMA, DELTA = 0.85, 0.20, 0.60, 0.75
 MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
 N_STATS = 23  # tlen rlen tfunc rfunc (tc rc tf rf) x 4 chunks twm rwm
+_flat = _chain.from_iterable  # the candidates of all positions, in order
 
 
 def _div(a: float, b: float) -> float:
@@ -156,23 +158,22 @@ def _upper_bound(t: Sentence, r: Sentence, cands: list[list[tuple]], weights, pa
     best2 = [0.0] * r.n
     # the hypothesis and reference sides are written out rather than looped over: this runs for every
     # candidate of every pair (32,367 pairs on Flickr8k), and a per-match side tuple costs more than it saves
-    for lst in cands:
-        for m in lst:
-            w = weights[m[4]]
-            if m[3] == 1:
-                if w > best1[m[2]]:
-                    best1[m[2]] = w
-            else:
-                for q in range(m[2], m[2] + m[3]):
-                    if w > best1[q]:
-                        best1[q] = w
-            if m[1] == 1:
-                if w > best2[m[0]]:
-                    best2[m[0]] = w
-            else:
-                for q in range(m[0], m[0] + m[1]):
-                    if w > best2[q]:
-                        best2[q] = w
+    for j, jl, i, il, stage in _flat(cands):
+        w = weights[stage]
+        if il == 1:
+            if w > best1[i]:
+                best1[i] = w
+        else:
+            for q in range(i, i + il):
+                if w > best1[q]:
+                    best1[q] = w
+        if jl == 1:
+            if w > best2[j]:
+                best2[j] = w
+        else:
+            for q in range(j, j + jl):
+                if w > best2[q]:
+                    best2[q] = w
     for x in (t, r):
         if x.wts is None:
             x.wts = [1.0 - DELTA if f else DELTA for f in x.func]
@@ -212,14 +213,13 @@ def _chain_bound(cands: list[list[tuple]], n1: int, n_words: int, fmean: float, 
     longest = 0
     stride = n1 + 1
     get = ends.get
-    for lst in cands:
-        for m in lst:
-            chain = get(m[0] * stride + m[2], 0) + m[1] + m[3]
-            end = (m[0] + m[1]) * stride + m[2] + m[3]
-            if chain > get(end, 0):
-                ends[end] = chain
-                if chain > longest:
-                    longest = chain
+    for j, jl, i, il, _ in _flat(cands):
+        chain = get(j * stride + i, 0) + jl + il
+        end = (j + jl) * stride + i + il
+        if chain > get(end, 0):
+            ends[end] = chain
+            if chain > longest:
+                longest = chain
     if all_covered and longest >= n_words:
         return fmean
     return fmean * (1.0 - GAMMA * (2.0 / min(covered, longest)) ** BETA)
