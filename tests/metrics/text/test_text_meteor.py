@@ -193,6 +193,18 @@ def test_norm_splits_hyphens_and_apostrophes():
     assert math.isclose(one("a t-shirt", ["a t shirt"]), 1.0)
 
 
+def test_hyphen_shortcut_gives_the_full_normalisers_tokens():
+    from vislang.metrics.text.meteor_normalize import java_tokens, normalize_hyphenated
+
+    texts = ["a-b-c", "t-shirt", "a--b", "a---b", "x - y", "-a", "a-", "9-5 job", "a- -b", "re-re-re-do",
+             "a  red-haired   boy", "tug-of-war -- rope"]
+    for x in texts:
+        assert normalize_hyphenated(x) == java_tokens(normalize_en(x, {"Mr": 1})), x
+    # one regex pass, as in the jar: "a-b-c" keeps its second hyphen (hand-worked)
+    assert normalize_hyphenated("a-b-c") == ["a", "b-c"]
+    assert normalize_hyphenated("dog's") is None and normalize_hyphenated("A-b") is None
+
+
 def test_resources_from_an_explicit_folder_or_env(monkeypatch):
     from vislang.metrics.text.meteor_resources import locate
 

@@ -40,7 +40,7 @@ from vislang.metrics.text.meteor_formula import (  # noqa: F401  (re-exported)
 from vislang.metrics.text.meteor_align import EXACT, PARAPHRASE, STEM, SYNONYM, collect
 from vislang.metrics.text.meteor_beam import search_many
 from vislang.metrics.text.meteor_lexicon import Lexicon, Sentence
-from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en
+from vislang.metrics.text.meteor_normalize import java_tokens, java_trim, normalize_en, normalize_hyphenated
 from vislang.metrics.text.meteor_parallel import resolve_workers
 from vislang.metrics.text.meteor_resources import MeteorResources, load_resources
 
@@ -77,9 +77,11 @@ class MeteorScorer:
                 got = java_tokens(text)
             elif _PLAIN.fullmatch(text):
                 # lower-case letters, digits and spaces: -norm only squeezes the spaces
-                got = [w for w in text.split(" ") if w]
+                got = text.split()
             else:
-                got = java_tokens(normalize_en(text, self.res.prefixes))
+                got = normalize_hyphenated(text)
+                if got is None:
+                    got = java_tokens(normalize_en(text, self.res.prefixes))
             self._norm_memo[text] = got
         return got
 
