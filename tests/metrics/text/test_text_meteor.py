@@ -175,6 +175,30 @@ def test_cache_is_written_and_reused(meteor_home, monkeypatch):
     assert again.synsets == first.synsets and again.function_words == first.function_words
 
 
+def test_cached_word_table_gives_the_computed_word_facts():
+    import dataclasses
+
+    from vislang.metrics.text.meteor_lexicon import Lexicon
+
+    res = load_resources()
+    table = res.words
+    assert table is not None and len(table.words) > 80_000
+    # hand-worked: "dog".hashCode() = 100*31^2 + 111*31 + 103; "running" stems to "run"
+    k = table.find(["dog", "running", "xqzv"])
+    assert k[2] == -1
+    assert int(table.key[k[0]]) == 99644
+    assert int(table.stem[k[1]]) == 113291 == 114 * 31**2 + 117 * 31 + 110
+    # every fact looked up equals the fact computed without the table, for table words and others
+    words = ["dogs", "children", "ran", "the", "of", "t-shirt", "frisbee", "skateboarding", "colour", "a",
+             "geese", "xqzv", "sprinting", "mice", "better", "12", "'s"]
+    words += [w.decode() for w in table.words[:: max(1, len(table.words) // 300)]]
+    looked_up = Lexicon(res)._facts(words)
+    computed = Lexicon(dataclasses.replace(res, words=None))._facts(words)
+    assert looked_up[:5] == computed[:5]
+    assert [sorted(s) for s in looked_up[5]] == [sorted(s) for s in computed[5]]
+    assert set(looked_up[5][0]) >= set(table.syn_ids[table.syn_offsets[k[0]]: table.syn_offsets[k[0] + 1]])
+
+
 def test_snowball_english_published_examples():
     # examples from the Snowball English stemmer page (snowballstem.org)
     pairs = {

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from itertools import chain
 
+import numpy as np
+
 from vislang.metrics.text.meteor_resources import MeteorResources
 from vislang.metrics.text.meteor_tables import base_power, byte_hash
 from vislang.metrics.text.meteor_stem import stem
@@ -96,12 +98,53 @@ class Lexicon:
             out.append(ids)
         return out
 
+    def _facts(self, words: list[str]) -> tuple[list, list, list, list, list, list]:
+        """``(keys, stem keys, function flags, phrase hashes, hash powers, synsets)`` of new words:
+        looked up in the cache's :class:`.meteor_tables.WordTable` where it has them, computed
+        (identically) for the others."""
+        n = len(words)
+        table = getattr(self.res, "words", None)
+        at = table.find(words) if table is not None else [-1] * n
+        todo = [k for k in range(n) if at[k] < 0]
+        keys: list = [0] * n
+        stems: list = [0] * n
+        func: list = [False] * n
+        th: list = [0] * n
+        tp: list = [0] * n
+        synsets: list = [()] * n
+        if len(todo) < n:  # from the table
+            got = [k for k in range(n) if at[k] >= 0]
+            rows = np.array([at[k] for k in got], dtype=np.int64)
+            for out, col in ((keys, table.key), (stems, table.stem), (func, table.func), (th, table.th),
+                             (tp, table.tp)):
+                for k, v in zip(got, col[rows].tolist()):
+                    out[k] = v
+            if self.use_synonyms:
+                ids, off = table.syn_ids, table.syn_offsets
+                for k, lo, hi in zip(got, off[rows].tolist(), off[rows + 1].tolist()):
+                    if hi > lo:
+                        synsets[k] = ids[lo:hi].tolist()
+        if todo:  # computed
+            fw = self.res.function_words
+            new = [words[k] for k in todo]
+            if self.use_synonyms:
+                for k, ys in zip(todo, self._synsets_many(new)):
+                    synsets[k] = ys
+            for k, word in zip(todo, new):
+                keys[k] = java_hash(word)
+                stems[k] = java_hash(stem(word))
+                func[k] = word.lower() in fw
+                data = word.encode("utf-8")
+                th[k] = byte_hash(data)
+                tp[k] = base_power(len(data))
+        return keys, stems, func, th, tp, synsets
+
     def _add_many(self, words: list[str]) -> None:
-        synsets = self._synsets_many(words) if self.use_synonyms else [()] * len(words)
+        keys, stems, func, th, tp, synsets = self._facts(words)
         by_synset, partners = self._by_synset, self.partners
-        fw = self.res.function_words
+        index = self.index
         for word, ys in zip(words, synsets):
-            wid = len(self.key)
+            wid = len(partners)
             mine: set[int] = set()
             partners.append(mine)
             for y in ys:
@@ -111,13 +154,12 @@ class Lexicon:
                         mine.add(v)
                         partners[v].add(wid)
                 others.append(wid)
-            self.key.append(java_hash(word))
-            self.stem.append(java_hash(stem(word)))
-            self.func.append(word.lower() in fw)
-            data = word.encode("utf-8")
-            self.th.append(byte_hash(data))
-            self.tp.append(base_power(len(data)))
-            self.index[word] = wid
+            index[word] = wid
+        self.key += keys
+        self.stem += stems
+        self.func += func
+        self.th += th
+        self.tp += tp
 
     def ids_many(self, sentences: list[list[str]]) -> list[list[int]]:
         """Word ids of each sentence; the batch's new words are registered together."""
@@ -165,3 +207,13 @@ class Sentence:
         self.idset = frozenset(self.ids)
         self.memo = {}
         self.near = None  # ids of the words sharing a synset with one of this line's words
+
+
+def word_table_arrays(res: MeteorResources, words: list[str]) -> dict:
+    """The cache's :class:`.meteor_tables.WordTable` arrays for ``words``, computed by a
+    :class:`Lexicon` without a table (so a lookup gives exactly what computing gives)."""
+    from vislang.metrics.text.meteor_tables import _word_arrays
+
+    lex = Lexicon(res)
+    keys, stems, func, th, tp, synsets = lex._facts(words)
+    return _word_arrays(words, keys, stems, func, th, tp, synsets)

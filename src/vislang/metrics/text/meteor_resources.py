@@ -38,7 +38,8 @@ from vislang.errors import ResourceNotFound
 from vislang.fileio import atomic_write, cache_dir, sha256_file
 from vislang.metrics.text.meteor_normalize import java_tokens, parse_prefixes
 from vislang.metrics.text.meteor_tables import (  # noqa: F401  (re-exported)
-    BITMAP_BITS, HASH_BASE, SPACE_CODE, ParaphraseTable, SynsetTable, _build_paraphrase, _synset_arrays,
+    BITMAP_BITS, HASH_BASE, SPACE_CODE, ParaphraseTable, SynsetTable, WordTable, _build_paraphrase,
+    _synset_arrays,
     base_power, bit_test, byte_hash,
 )
 
@@ -46,7 +47,7 @@ JAR_NAME = "meteor-1.5.jar"
 PARAPHRASE_NAME = "paraphrase-en.gz"
 ENV_DIR = "VISLANG_METEOR_DIR"
 CACHE_VERSION = 4  # paraphrase arrays
-JAR_CACHE_VERSION = 5  # small tables and the synset arrays
+JAR_CACHE_VERSION = 6  # small tables, the synset arrays and the word table
 
 HOW_TO_GET = (
     "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
@@ -64,6 +65,8 @@ class MeteorResources:
     exceptions: dict[str, tuple[str, ...]]
     paraphrase: ParaphraseTable | None
     source: dict[str, str] = field(default_factory=dict)
+    #: facts of the words the resources know, computed when the cache was built (None: computed per word)
+    words: WordTable | None = None
 
 
 def _pycocoevalcap_dir() -> Path | None:
@@ -200,8 +203,9 @@ def _build_lock(root: Path):
 def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_sha: str | None):
     jdir = root / f"jar-{jar_sha[:20]}-v{JAR_CACHE_VERSION}"
     syn_names = ("syn_words", "syn_offsets", "syn_ids")
+    word_names = tuple(f"word_{n}" for n in WordTable.NAMES)
     tables = None
-    if (jdir / "small.pkl").is_file() and all((jdir / f"{n}.npy").is_file() for n in syn_names):
+    if (jdir / "small.pkl").is_file() and all((jdir / f"{n}.npy").is_file() for n in syn_names + word_names):
         try:
             with open(jdir / "small.pkl", "rb") as f:
                 tables = pickle.load(f)
@@ -210,7 +214,19 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
     if tables is None:
         function_words, prefixes, synsets, exceptions = _parse_jar(jar)
         jdir.mkdir(parents=True, exist_ok=True)
-        for n, arr in _synset_arrays(synsets).items():
+        syn_arrays = _synset_arrays(synsets)
+        for n, arr in syn_arrays.items():
+            with atomic_write(jdir / f"{n}.npy", "wb") as f:
+                np.save(f, arr)
+        # the word table: facts of every word form named by the resources, computed once here
+        from vislang.metrics.text.meteor_lexicon import word_table_arrays
+
+        plain = MeteorResources(function_words=function_words, prefixes=prefixes, exceptions=exceptions,
+                                synsets=SynsetTable(words=syn_arrays["syn_words"], offsets=syn_arrays["syn_offsets"],
+                                                    ids=syn_arrays["syn_ids"]), paraphrase=None)
+        # (WordNet's multi-word lemmas, joined by "_", are left out: tokens almost never are such)
+        vocab = sorted({w for w in (*synsets, *exceptions, *function_words) if w and "_" not in w and "\0" not in w})
+        for n, arr in word_table_arrays(plain, vocab).items():
             with atomic_write(jdir / f"{n}.npy", "wb") as f:
                 np.save(f, arr)
         tables = (function_words, prefixes, exceptions)
@@ -219,6 +235,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
     # memory-mapped; as plain ndarray views (a memmap's indexing goes through Python-level code)
     syn = {n: np.asarray(np.load(jdir / f"{n}.npy", mmap_mode="r")) for n in syn_names}
     synsets = SynsetTable(words=syn["syn_words"], offsets=syn["syn_offsets"], ids=syn["syn_ids"])
+    words = WordTable(*(np.asarray(np.load(jdir / f"{n}.npy", mmap_mode="r")) for n in word_names))
     table = None
     if para_sha is not None:
         pdir = root / f"para-{para_sha[:20]}-v{CACHE_VERSION}"
@@ -236,7 +253,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
         )
     return MeteorResources(
         function_words=tables[0], prefixes=tables[1], synsets=synsets, exceptions=tables[2],
-        paraphrase=table,
+        paraphrase=table, words=words,
         source={"jar": str(jar), "jar_sha256": jar_sha, "paraphrase": str(para) if para_sha else "",
                 "paraphrase_sha256": para_sha or ""},
     )

@@ -4,7 +4,8 @@
   per word (:func:`byte_hash`, :func:`base_power`) and for a whole file at once (:func:`_hash_lines`);
 * :class:`ParaphraseTable`: ``paraphrase-en.gz`` as sorted hash arrays plus two bitmaps
   (:func:`_build_paraphrase` makes them from the file);
-* :class:`SynsetTable`: WordNet synsets per word as sorted arrays looked up in batches.
+* :class:`SynsetTable`: WordNet synsets per word as sorted arrays looked up in batches;
+* :class:`WordTable`: per-word facts of the words the resources know, computed at build time.
 """
 
 from __future__ import annotations
@@ -81,6 +82,63 @@ def _bitmap(h: np.ndarray) -> np.ndarray:
     return bits
 
 
+def _find(words: np.ndarray, queries: list[str]) -> list[int]:
+    """Index of each query in the sorted fixed-width byte-string array ``words``, -1 if absent."""
+    if not queries or not len(words):
+        return [-1] * len(queries)
+    width = words.dtype.itemsize
+    enc = [q.encode("utf-8") for q in queries]
+    # a fixed-width array would truncate long words and drop trailing NULs: such words are absent
+    ok = [0 < len(b) <= width and not b.endswith(b"\0") for b in enc]
+    q = np.array([b if good else b"" for b, good in zip(enc, ok)], dtype=words.dtype)
+    at = np.minimum(np.searchsorted(words, q), len(words) - 1)
+    hit = (words[at] == q).tolist()
+    return [k if h and good else -1 for k, h, good in zip(at.tolist(), hit, ok)]
+
+
+@dataclass
+class WordTable:
+    """Word facts computed when the cache is built, for every word form the jar's resources name
+    (WordNet lemmas, irregular forms, function words): word ``k`` of the sorted fixed-width array
+    ``words`` has Java hash key ``key[k]``, stem key ``stem[k]``, function-word flag ``func[k]``,
+    phrase-hash values ``th[k]`` / ``tp[k]`` and synsets (its own and its base form's)
+    ``syn_ids[syn_offsets[k]:syn_offsets[k + 1]]``, exactly what :class:`.meteor_lexicon.Lexicon`
+    computes for a word it has not seen (it looks words up here first)."""
+
+    words: np.ndarray  # S<max len>, sorted
+    key: np.ndarray  # int32
+    stem: np.ndarray  # int32
+    func: np.ndarray  # bool
+    th: np.ndarray  # uint64
+    tp: np.ndarray  # uint64
+    syn_offsets: np.ndarray  # int64, len(words) + 1
+    syn_ids: np.ndarray  # int32
+
+    NAMES = ("words", "key", "stem", "func", "th", "tp", "syn_offsets", "syn_ids")
+
+    def find(self, queries: list[str]) -> list[int]:
+        return _find(self.words, queries)
+
+
+def _word_arrays(words: list[str], keys, stems, func, th, tp, synsets) -> dict[str, np.ndarray]:
+    """The :class:`WordTable` arrays (file names ``word_<field>.npy``) of per-word facts given in
+    the order of ``words``."""
+    order = sorted(range(len(words)), key=lambda k: words[k].encode("utf-8"))
+    enc = [words[k].encode("utf-8") for k in order]
+    width = max((len(b) for b in enc), default=1)
+    counts = np.array([len(synsets[k]) for k in order], dtype=np.int64)
+    return {
+        "word_words": np.array(enc, dtype=f"S{width}"),
+        "word_key": np.array([keys[k] for k in order], dtype=np.int32),
+        "word_stem": np.array([stems[k] for k in order], dtype=np.int32),
+        "word_func": np.array([func[k] for k in order], dtype=bool),
+        "word_th": np.array([th[k] for k in order], dtype=np.uint64),
+        "word_tp": np.array([tp[k] for k in order], dtype=np.uint64),
+        "word_syn_offsets": np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        "word_syn_ids": np.array([i for k in order for i in sorted(synsets[k])], dtype=np.int32),
+    }
+
+
 @dataclass
 class SynsetTable:
     """WordNet synsets per word (``synonym/english.synsets``) as arrays: ``words`` sorted (bytes,
@@ -93,16 +151,7 @@ class SynsetTable:
 
     def find(self, queries: list[str]) -> list[int]:
         """Index of each word in ``words``, -1 if absent."""
-        if not queries:
-            return []
-        width = self.words.dtype.itemsize
-        enc = [q.encode("utf-8") for q in queries]
-        # a fixed-width array would truncate long words and drop trailing NULs: such words are absent
-        ok = [0 < len(b) <= width and not b.endswith(b"\0") for b in enc]
-        q = np.array([b if good else b"" for b, good in zip(enc, ok)], dtype=self.words.dtype)
-        at = np.minimum(np.searchsorted(self.words, q), len(self.words) - 1)
-        hit = (self.words[at] == q).tolist()
-        return [k if h and good else -1 for k, h, good in zip(at.tolist(), hit, ok)]
+        return _find(self.words, queries)
 
     def synsets_of(self, k: int) -> list[int]:
         return self.ids[self.offsets[k]: self.offsets[k + 1]].tolist() if k >= 0 else []
