@@ -71,7 +71,22 @@ def _phrases(tokens: list[list[int]], th: np.ndarray, tp: np.ndarray, table):
             g_len.append(np.full(int(hit.sum()), length, dtype=np.int64))
             g_hash.append(h[hit])
     at = np.concatenate(g_idx)
-    return sid[at], pos[at], np.concatenate(g_len), np.concatenate(g_hash)
+    return sid[at], pos[at], np.concatenate(g_len), np.concatenate(g_hash), flat[g_idx[0]]
+
+
+def _distinct(o_hash: np.ndarray, uni_w: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(o_hash, return_inverse=True)`` where the first ``uni_w.size`` phrases are the
+    single words ``uni_w`` (ids; their hash is ``th[id]``): the words are told apart by id, in linear
+    time, and only the longer phrases and the distinct values are sorted."""
+    n1 = uni_w.size
+    mark = np.zeros(th.size, dtype=bool)
+    mark[uni_w] = True
+    uw = np.flatnonzero(mark)
+    inv1 = (np.cumsum(mark) - 1)[uni_w]
+    uq2, inv2 = np.unique(o_hash[n1:], return_inverse=True)
+    uq, inv_m = np.unique(np.concatenate((th[uw], uq2)), return_inverse=True)
+    inv_m = inv_m.reshape(-1)
+    return uq, np.concatenate((inv_m[inv1], inv_m[uw.size + inv2.reshape(-1)]))
 
 
 def pair_paraphrases(tokens: list[list[int]], pairs: list[tuple[int, int]], th: np.ndarray,
@@ -85,10 +100,10 @@ def pair_paraphrases(tokens: list[list[int]], pairs: list[tuple[int, int]], th: 
     out: list[list] = [[] for _ in range(n_pairs)]
     if table is None or not n_pairs or not tokens:
         return out
-    o_sid, o_pos, o_len, o_hash = _phrases(tokens, th, tp, table)
+    o_sid, o_pos, o_len, o_hash, uni_w = _phrases(tokens, th, tp, table)
     if o_hash.size == 0:
         return out
-    uq, inv = np.unique(o_hash, return_inverse=True)
+    uq, inv = _distinct(o_hash, uni_w, th)
     n_u = uq.size
     # table entries of the batch's phrases whose paraphrase also occurs in the batch
     lo = np.searchsorted(table.ref_hash, uq, side="left")
