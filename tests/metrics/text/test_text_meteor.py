@@ -122,6 +122,18 @@ def test_empty_and_unmatched_candidates_score_zero():
     assert per == {1: 0.0, 2: 0.0} and corpus == 0.0
 
 
+def test_wire_format_quirks_of_pycocoevalcap_are_kept():
+    # pycocoevalcap joins "SCORE ||| ref1 ||| ... ||| hyp" and the jar splits on "|||": a reference
+    # holding "|||" is two references, so "a cat" matches one of them perfectly (score = Fmean = 1)
+    assert one("a cat", ["a dog ||| a cat"]) == 1.0
+    assert one("a cat", ["a dog | a cat"]) < 1.0
+    # "|||" is removed from the hypothesis; surrounding blanks are trimmed
+    assert one("a ||| cat", ["  a cat  "]) == 1.0
+    # no reference at all: the jar sees one empty reference, which matches nothing
+    corpus, per = meteor_score({0: []}, {0: "a cat"})
+    assert per == {0: 0.0} and corpus == 0.0
+
+
 def test_segment_score_zero_statistics_is_zero():
     assert segment_score([0.0] * 23) == 0.0
 

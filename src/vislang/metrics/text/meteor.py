@@ -125,9 +125,14 @@ class MeteorScorer:
                 if len(hyp) != 1:
                     raise ValueError(f"candidate {key!r}: expected one caption, got {len(hyp)}")
                 hyp = hyp[0]
+            rs = refs[key]
+            if rs and "|" not in hyp and not any("|" in r for r in rs):
+                # references and no '|': the wire format below comes down to trimming each line
+                items.append((key, java_trim(hyp.replace("  ", " ")), [java_trim(r) for r in rs]))
+                continue
             # the wire format of pycocoevalcap -> jar, including its quirks
             hyp = hyp.replace("|||", "").replace("  ", " ")
-            line = " ||| ".join(("SCORE", " ||| ".join(refs[key]), hyp))
+            line = " ||| ".join(("SCORE", " ||| ".join(rs), hyp))
             parts = line.split("|||")
             while parts and parts[-1] == "":
                 parts.pop()
