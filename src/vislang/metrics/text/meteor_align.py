@@ -170,21 +170,22 @@ def fixed_matches(cands: list[list[tuple]], cov1: list[int], cov2: list[int], n2
     fixed: dict[int, tuple] = {}
     used1 = used2 = 0
     ambiguous = False
-    for j in range(n2):
-        lst = cands[j]
+    for j, lst in enumerate(cands):
         if not lst:
             continue
         if len(lst) == 1:
             m = lst[0]
-            if m[1] == 1 and m[3] == 1:
-                ok = cov2[j] == 1 and cov1[m[2]] == 1
-            else:
-                ok = all(cov2[q] == 1 for q in range(j, j + m[1])) and all(
-                    cov1[q] == 1 for q in range(m[2], m[2] + m[3]))
-            if ok:
+            _, jl, i, il, _ = m
+            if jl == 1 and il == 1:
+                if cov2[j] == 1 and cov1[i] == 1:
+                    fixed[j] = m
+                    used2 |= 1 << j
+                    used1 |= 1 << i
+                    continue
+            elif all(cov2[q] == 1 for q in range(j, j + jl)) and all(cov1[q] == 1 for q in range(i, i + il)):
                 fixed[j] = m
-                used2 |= ((1 << m[1]) - 1) << j
-                used1 |= ((1 << m[3]) - 1) << m[2]
+                used2 |= ((1 << jl) - 1) << j
+                used1 |= ((1 << il) - 1) << i
                 continue
         ambiguous = True
     return fixed, used1, used2, ambiguous
