@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import abc
 import copy
-import importlib.metadata
 import platform
 import sys
 from typing import Any
@@ -77,6 +76,8 @@ def provenance(**fields: Any) -> dict[str, Any]:
     if torch is not None:
         info["torch"] = torch.__version__
     else:
+        import importlib.metadata  # here, not at the top: it costs ~45 ms of start-up for every metric import
+
         try:
             info["torch"] = importlib.metadata.version("torch")
         except importlib.metadata.PackageNotFoundError:  # pragma: no cover

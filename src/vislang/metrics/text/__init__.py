@@ -9,24 +9,21 @@ See docs/caption_metrics.md.
 
 from __future__ import annotations
 
-from vislang.metrics.text.score import DEFAULT_METRICS, METRICS, score_captions
-from vislang.metrics.text.tokenizer import PUNCTUATIONS, ptb_tokenize, tokenize
+import importlib
 
 __all__ = ["score_captions", "ptb_tokenize", "tokenize", "PUNCTUATIONS", "METRICS", "DEFAULT_METRICS",
            "BleuMetric", "RougeLMetric", "CiderDMetric"]
 
 
-def __getattr__(name):  # the metric-protocol classes, imported on first use
-    if name == "BleuMetric":
-        from vislang.metrics.text.bleu import BleuMetric
+#: public name -> the submodule that defines it; imported on first use, so that importing one
+#: metric module (e.g. ``vislang.metrics.text.meteor`` in a METEOR worker) does not load the others
+_LAZY = {"score_captions": "score", "METRICS": "score", "DEFAULT_METRICS": "score", "ptb_tokenize": "tokenizer",
+         "tokenize": "tokenizer", "PUNCTUATIONS": "tokenizer", "BleuMetric": "bleu", "RougeLMetric": "rouge",
+         "CiderDMetric": "cider"}
 
-        return BleuMetric
-    if name == "RougeLMetric":
-        from vislang.metrics.text.rouge import RougeLMetric
 
-        return RougeLMetric
-    if name == "CiderDMetric":
-        from vislang.metrics.text.cider import CiderDMetric
-
-        return CiderDMetric
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"vislang.metrics.text.{_LAZY[name]}"), name)
     raise AttributeError(name)
+
