@@ -123,6 +123,18 @@ def train_for(cfg, out: Path, cpu_seconds: float, threads: int) -> dict:
     return info
 
 
+def parse_options(text: str) -> dict:
+    """``"k=v,k=v"`` -> GANConfig fields, each value converted to the field's type."""
+    from vislang.train.gan import GANConfig
+
+    opts = {}
+    for kv in filter(None, text.split(",")):
+        k, v = kv.split("=")
+        ftype = type(getattr(GANConfig, k))
+        opts[k] = (v not in ("0", "false")) if ftype is bool else ftype(v)
+    return opts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cpu-minutes", type=float, default=20.0, help="training CPU time per model (process time)")
@@ -133,6 +145,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--keep", type=int, default=3, help="checkpoints kept (every 500 steps); more for a FID curve")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA of G kept beside G (does not change training)")
+    ap.add_argument("--uncond-options", default="",
+                    help="GANConfig fields for the unconditional model, k=v comma-separated (e.g. loss=hinge,"
+                         "spectral_norm=1); default: the recipe's")
     ap.add_argument("--cond-width", type=int, default=32)
     ap.add_argument("--cond-batch-size", type=int, default=64)
     ap.add_argument("--cond-text-dim", type=int, default=128)
@@ -155,12 +170,9 @@ def main() -> None:
     budget = args.cpu_minutes * 60.0
     base = dict(data="scenes", size=32, n_train=args.n_train, sample_every=500, ckpt_every=500, log_every=50,
                 steps=10 ** 7, ema=args.ema, keep=args.keep)
-    ucfg = GANConfig(**base, ngf=args.width, ndf=args.width, batch_size=args.batch_size)
-    opts = {}
-    for kv in filter(None, args.cond_options.split(",")):
-        k, v = kv.split("=")
-        ftype = type(getattr(GANConfig, k))
-        opts[k] = (v not in ("0", "false")) if ftype is bool else ftype(v)
+    ucfg = GANConfig(**base, ngf=args.width, ndf=args.width, batch_size=args.batch_size,
+                     **parse_options(args.uncond_options))
+    opts = parse_options(args.cond_options)
     ccfg = GANConfig(**base, conditional=True, ngf=args.cond_width, ndf=args.cond_width,
                      batch_size=args.cond_batch_size, text_dim=args.cond_text_dim, **opts)
     todo = [("uncond", ucfg)] * (args.only in ("uncond", "both")) + [("cond", ccfg)] * (args.only in ("cond", "both"))
