@@ -140,14 +140,15 @@ def main() -> None:
     ap.add_argument("--cpu-minutes", type=float, default=20.0, help="training CPU time per model (process time)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--n", type=int, default=2000, help="images per FID side / held-out captions")
-    ap.add_argument("--n-train", type=int, default=10000)
+    ap.add_argument("--n-train", type=int, default=100000,
+                    help="training scenes rendered (default 100,000: the fourth session's best run)")
     ap.add_argument("--width", type=int, default=32, help="unconditional ngf = ndf (default 32; the recipe's is 64)")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=32, help="unconditional batch (default 32; the recipe's is 64)")
     ap.add_argument("--keep", type=int, default=3, help="checkpoints kept (every 500 steps); more for a FID curve")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA of G kept beside G (does not change training)")
-    ap.add_argument("--uncond-options", default="",
-                    help="GANConfig fields for the unconditional model, k=v comma-separated (e.g. loss=hinge,"
-                         "spectral_norm=1); default: the recipe's")
+    ap.add_argument("--uncond-options", default="loss=hinge,spectral_norm=1",
+                    help="GANConfig fields for the unconditional model, k=v comma-separated; default: hinge loss "
+                         "and a spectral-norm D (the best of the fourth session's runs); '' for the recipe's")
     ap.add_argument("--cond-width", type=int, default=32)
     ap.add_argument("--cond-batch-size", type=int, default=64)
     ap.add_argument("--cond-text-dim", type=int, default=128)
