@@ -1,7 +1,8 @@
 """GAN quality on 32-px built-in scenes: FID before/after a CPU time budget, and caption faithfulness.
 
-1. Unconditional DCGAN (32 px, recipe losses, ``--width`` 32 by default: 0.12 CPU-s a step against 0.41 at the
-   recipe's 64, so 3.4x the steps in the same budget) trained until its steps have used
+1. Unconditional DCGAN (32 px; defaults: ``--width`` 32, batch 32, 100,000 training scenes, hinge loss and a
+   spectral-norm D via ``--uncond-options``, the best setting measured; ``--uncond-options '' --batch-size 64
+   --width 64`` gives the recipe's) trained until its steps have used
    ``--cpu-minutes`` of the training process's CPU time (``time.process_time``; ``--threads``, default 1),
    so load on a shared machine stretches the wall time but not the result.  FID of
    ``--n`` generated images against held-out real scenes (``val`` split) for the untrained generator
