@@ -200,6 +200,13 @@ def _build_lock(root: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _save_arrays(folder: Path, arrays: dict) -> None:
+    """Each array as ``folder/<name>.npy``, written atomically."""
+    for n, arr in arrays.items():
+        with atomic_write(folder / f"{n}.npy", "wb") as f:
+            np.save(f, arr)
+
+
 def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_sha: str | None):
     jdir = root / f"jar-{jar_sha[:20]}-v{JAR_CACHE_VERSION}"
     syn_names = ("syn_words", "syn_offsets", "syn_ids")
@@ -215,9 +222,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
         function_words, prefixes, synsets, exceptions = _parse_jar(jar)
         jdir.mkdir(parents=True, exist_ok=True)
         syn_arrays = _synset_arrays(synsets)
-        for n, arr in syn_arrays.items():
-            with atomic_write(jdir / f"{n}.npy", "wb") as f:
-                np.save(f, arr)
+        _save_arrays(jdir, syn_arrays)
         # the word table: facts of every word form named by the resources, computed once here
         from vislang.metrics.text.meteor_lexicon import word_table_arrays
 
@@ -226,9 +231,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
                                                     ids=syn_arrays["syn_ids"]), paraphrase=None)
         # (WordNet's multi-word lemmas, joined by "_", are left out: tokens almost never are such)
         vocab = sorted({w for w in (*synsets, *exceptions, *function_words) if w and "_" not in w and "\0" not in w})
-        for n, arr in word_table_arrays(plain, vocab).items():
-            with atomic_write(jdir / f"{n}.npy", "wb") as f:
-                np.save(f, arr)
+        _save_arrays(jdir, word_table_arrays(plain, vocab))
         tables = (function_words, prefixes, exceptions)
         with atomic_write(jdir / "small.pkl", "wb") as f:
             pickle.dump(tables, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -243,9 +246,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
         if not all((pdir / f"{n}.npy").is_file() for n in names):
             arrays = _build_paraphrase(para)
             pdir.mkdir(parents=True, exist_ok=True)
-            for n in names:
-                with atomic_write(pdir / f"{n}.npy", "wb") as f:
-                    np.save(f, arrays[n])
+            _save_arrays(pdir, {n: arrays[n] for n in names})
         arr = {n: np.asarray(np.load(pdir / f"{n}.npy", mmap_mode="r")) for n in names}
         table = ParaphraseTable(
             ref_hash=arr["ref_hash"], par_hash=arr["par_hash"], par_len=arr["par_len"],
