@@ -196,12 +196,13 @@ def test_cached_word_table_gives_the_computed_word_facts():
     table = res.words
     assert table is not None and len(table.words) > 80_000
     # hand-worked: "dog".hashCode() = 100*31^2 + 111*31 + 103; "running" stems to "run"
-    k = table.find(["dog", "running", "xqzv"])
+    k = table.find(["dog", "running", "xqzv", "dogs", "rides", "buses", "puppies", "photos", "potatoes"])
     assert k[2] == -1
+    assert min(k[3:]) >= 0  # the regular -s forms of WordNet lemmas are in the table too
     assert int(table.key[k[0]]) == 99644
     assert int(table.stem[k[1]]) == 113291 == 114 * 31**2 + 117 * 31 + 110
     # every fact looked up equals the fact computed without the table, for table words and others
-    words = ["dogs", "children", "ran", "the", "of", "t-shirt", "frisbee", "skateboarding", "colour", "a",
+    words = ["dogs", "rides", "puppies", "buses", "children", "ran", "the", "of", "t-shirt", "frisbee", "skateboarding", "colour", "a",
              "geese", "xqzv", "sprinting", "mice", "better", "12", "'s"]
     words += [w.decode() for w in table.words[:: max(1, len(table.words) // 300)]]
     looked_up = Lexicon(res)._facts(words)

@@ -47,7 +47,7 @@ JAR_NAME = "meteor-1.5.jar"
 PARAPHRASE_NAME = "paraphrase-en.gz"
 ENV_DIR = "VISLANG_METEOR_DIR"
 CACHE_VERSION = 4  # paraphrase arrays
-JAR_CACHE_VERSION = 6  # small tables, the synset arrays and the word table
+JAR_CACHE_VERSION = 7  # small tables, the synset arrays and the word table (with regular -s forms)
 
 HOW_TO_GET = (
     "METEOR 1.5 resources (meteor-1.5.jar and data/paraphrase-en.gz) not found; "
@@ -207,6 +207,25 @@ def _save_arrays(folder: Path, arrays: dict) -> None:
             np.save(f, arr)
 
 
+def s_forms(lemmas) -> set[str]:
+    """The regular plural / third-person forms of lower-case lemmas (English spelling: ``-es`` after
+    a sibilant, ``-es`` and ``-s`` after ``o``, ``-ies`` for a consonant + ``y``, else ``-s``).
+    WordNet lists lemmas only, so these forms ("dogs", "jumps", "rides"), the most frequent words
+    of a caption set missing from the resources, get table rows too; a form that is not a word
+    costs a row and nothing else."""
+    out = set()
+    for w in lemmas:
+        if w.endswith(("s", "x", "z", "ch", "sh")):
+            out.add(w + "es")
+        elif w.endswith("o"):  # "potatoes", "photos"
+            out.update((w + "es", w + "s"))
+        elif len(w) > 1 and w[-1] == "y" and w[-2] not in "aeiou":
+            out.add(w[:-1] + "ies")
+        else:
+            out.add(w + "s")
+    return out
+
+
 def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_sha: str | None):
     jdir = root / f"jar-{jar_sha[:20]}-v{JAR_CACHE_VERSION}"
     syn_names = ("syn_words", "syn_offsets", "syn_ids")
@@ -230,7 +249,8 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
                                 synsets=SynsetTable(words=syn_arrays["syn_words"], offsets=syn_arrays["syn_offsets"],
                                                     ids=syn_arrays["syn_ids"]), paraphrase=None)
         # (WordNet's multi-word lemmas, joined by "_", are left out: tokens almost never are such)
-        vocab = sorted({w for w in (*synsets, *exceptions, *function_words) if w and "_" not in w and "\0" not in w})
+        named = {w for w in (*synsets, *exceptions, *function_words) if w and "_" not in w and "\0" not in w}
+        vocab = sorted(named | s_forms(w for w in synsets if w.isalpha() and w.islower()))
         _save_arrays(jdir, word_table_arrays(plain, vocab))
         tables = (function_words, prefixes, exceptions)
         with atomic_write(jdir / "small.pkl", "wb") as f:
