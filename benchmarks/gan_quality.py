@@ -24,7 +24,8 @@ FID uses vislang's extractor (``--extractor``, default mobilenet-v2; inception-t
 
     python benchmarks/gan_quality.py --cpu-minutes 20 --threads 1 --n 1000 --out .bench/gan_quality
 
-``--keep 100`` keeps every 500-step checkpoint (for a FID curve).
+``--keep 100`` keeps every 500-step checkpoint (for a FID curve); ``--sensitivity`` adds the FID of
+slightly blurred and noisy real scenes (with ``--prep``: only the reference figures).
 
 ``--no-eval`` trains only; ``--prep`` computes only the reference figures (cached); a run stopped by its
 budget and interrupted later is resumed for the rest of the budget (bitwise exact).
@@ -52,6 +53,25 @@ def fid(ext, real_feats: np.ndarray, images: torch.Tensor) -> float:
 
     feats = torch.cat([ext(images[i:i + 200]).cpu() for i in range(0, len(images), 200)]).double().numpy()
     return float(fid_from_features(real_feats, feats))
+
+
+def _blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (radius 2 px, edges replicated) of float N x C x H x W images."""
+    k = torch.exp(-torch.arange(-2, 3, dtype=torch.float32) ** 2 / (2 * sigma ** 2))
+    k = k / k.sum()
+    c = images.shape[1]
+    x = torch.nn.functional.pad(images, (2, 2, 2, 2), mode="replicate")
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, 5).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(x, k.view(1, 1, 5, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def sensitivity(ext, real_feats: np.ndarray, images: torch.Tensor) -> dict[str, float]:
+    """FID of slightly degraded real images (``images``: uint8, a draw disjoint from ``real_feats``'):
+    how far from the floor a given extractor puts images that differ from real ones only in fine detail."""
+    x = images.float()
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    variants = {"blur_sigma_0.5px": _blur(x, 0.5), "blur_sigma_1px": _blur(x, 1.0), "noise_std_8": x + 8 * noise}
+    return {k: fid(ext, real_feats, v.round().clamp(0, 255).to(torch.uint8)) for k, v in variants.items()}
 
 
 def colour_masks(images: torch.Tensor):
@@ -157,6 +177,8 @@ def main() -> None:
                     help="GANConfig fields for the conditional model, k=v comma-separated")
     ap.add_argument("--extractor", default="")
     ap.add_argument("--device", default="cpu", help="device for feature extraction and generation")
+    ap.add_argument("--sensitivity", action="store_true",
+                    help="also the FID of blurred / noisy real scenes (how much fine detail alone costs)")
     ap.add_argument("--only", choices=("uncond", "cond", "both"), default="both")
     ap.add_argument("--no-eval", action="store_true", help="train only")
     ap.add_argument("--prep", action="store_true",
@@ -237,6 +259,8 @@ def evaluate_uncond(args, out: Path, val, cfg, dev) -> dict:
         z = torch.randn(args.n, cfg.nz, generator=torch.Generator().manual_seed(0))
         res["fid_untrained"] = fid(ext, real_val, gan_eval.generate_images(g0, z))
         np.savez(cache, val=real_val, floor=res["fid_real_vs_real"], untrained=res["fid_untrained"])
+    if args.sensitivity:
+        res["fid_degraded_real"] = sensitivity(ext, real_val, scenes(args.n, size=32, seed=1, split="train").images)
     if not (out / "uncond" / "bench_train.json").exists():
         return res  # --prep: the reference figures only
     imgs, _ = generate(out / "uncond", args.n, seed=0, device=dev)
