@@ -202,8 +202,8 @@ def test_cached_word_table_gives_the_computed_word_facts():
     assert int(table.key[k[0]]) == 99644
     assert int(table.stem[k[1]]) == 113291 == 114 * 31**2 + 117 * 31 + 110
     # every fact looked up equals the fact computed without the table, for table words and others
-    words = ["dogs", "rides", "puppies", "buses", "children", "ran", "the", "of", "t-shirt", "frisbee", "skateboarding", "colour", "a",
-             "geese", "xqzv", "sprinting", "mice", "better", "12", "'s"]
+    words = ["dogs", "rides", "puppies", "buses", "children", "ran", "the", "of", "t-shirt", "frisbee",
+             "skateboarding", "colour", "a", "geese", "xqzv", "sprinting", "mice", "better", "12", "'s"]
     words += [w.decode() for w in table.words[:: max(1, len(table.words) // 300)]]
     looked_up = Lexicon(res)._facts(words)
     computed = Lexicon(dataclasses.replace(res, words=None))._facts(words)

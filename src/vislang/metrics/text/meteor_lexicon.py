@@ -30,6 +30,25 @@ _DETACH = (
 _DETACH_ANY = tuple(suf for suf, _ in _DETACH)
 
 
+def s_forms(lemmas) -> set[str]:
+    """The regular plural / third-person forms of lower-case lemmas (English spelling: ``-es`` after
+    a sibilant, ``-es`` and ``-s`` after ``o``, ``-ies`` for a consonant + ``y``, else ``-s``).
+    WordNet lists lemmas only, so these forms ("dogs", "jumps", "rides"), the most frequent words
+    of a caption set missing from the resources, get table rows too; a form that is not a word
+    costs a row and nothing else."""
+    out = set()
+    for w in lemmas:
+        if w.endswith(("s", "x", "z", "ch", "sh")):
+            out.add(w + "es")
+        elif w.endswith("o"):  # "potatoes", "photos"
+            out.update((w + "es", w + "s"))
+        elif len(w) > 1 and w[-1] == "y" and w[-2] not in "aeiou":
+            out.add(w[:-1] + "ies")
+        else:
+            out.add(w + "s")
+    return out
+
+
 def java_hash(s: str) -> int:
     """``java.lang.String.hashCode`` (UTF-16 code units, signed 32-bit)."""
     h = 0

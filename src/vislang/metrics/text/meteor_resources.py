@@ -207,25 +207,6 @@ def _save_arrays(folder: Path, arrays: dict) -> None:
             np.save(f, arr)
 
 
-def s_forms(lemmas) -> set[str]:
-    """The regular plural / third-person forms of lower-case lemmas (English spelling: ``-es`` after
-    a sibilant, ``-es`` and ``-s`` after ``o``, ``-ies`` for a consonant + ``y``, else ``-s``).
-    WordNet lists lemmas only, so these forms ("dogs", "jumps", "rides"), the most frequent words
-    of a caption set missing from the resources, get table rows too; a form that is not a word
-    costs a row and nothing else."""
-    out = set()
-    for w in lemmas:
-        if w.endswith(("s", "x", "z", "ch", "sh")):
-            out.add(w + "es")
-        elif w.endswith("o"):  # "potatoes", "photos"
-            out.update((w + "es", w + "s"))
-        elif len(w) > 1 and w[-1] == "y" and w[-2] not in "aeiou":
-            out.add(w[:-1] + "ies")
-        else:
-            out.add(w + "s")
-    return out
-
-
 def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_sha: str | None):
     jdir = root / f"jar-{jar_sha[:20]}-v{JAR_CACHE_VERSION}"
     syn_names = ("syn_words", "syn_offsets", "syn_ids")
@@ -243,7 +224,7 @@ def _load_or_build(root: Path, jar: Path, para: Path | None, jar_sha: str, para_
         syn_arrays = _synset_arrays(synsets)
         _save_arrays(jdir, syn_arrays)
         # the word table: facts of every word form named by the resources, computed once here
-        from vislang.metrics.text.meteor_lexicon import word_table_arrays
+        from vislang.metrics.text.meteor_lexicon import s_forms, word_table_arrays
 
         plain = MeteorResources(function_words=function_words, prefixes=prefixes, exceptions=exceptions,
                                 synsets=SynsetTable(words=syn_arrays["syn_words"], offsets=syn_arrays["syn_offsets"],
