@@ -122,7 +122,7 @@ class Lexicon:
         looked up in the cache's :class:`.meteor_tables.WordTable` where it has them, computed
         (identically) for the others."""
         n = len(words)
-        table = getattr(self.res, "words", None)
+        table = self.res.words
         at = table.find(words) if table is not None else [-1] * n
         todo = [k for k in range(n) if at[k] < 0]
         keys: list = [0] * n
