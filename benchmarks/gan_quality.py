@@ -247,13 +247,14 @@ def evaluate_uncond(args, out: Path, val, cfg, dev) -> dict:
     ext = features.create(ext_name, device=dev, batch_size=200)
     # the real features, the floor and the untrained generator's FID do not depend on training: kept
     cache = out / f"real_{ext_name}_{args.n}_w{cfg.ngf}.npz"
+    train_real = None  # a real draw disjoint from val (other seed), rendered once if needed
     if cache.exists():
         real_val = np.load(cache)["val"]
         res["fid_real_vs_real"] = float(np.load(cache)["floor"])
         res["fid_untrained"] = float(np.load(cache)["untrained"])
     else:
         real_val = torch.cat([ext(val.images[i:i + 200]).cpu() for i in range(0, args.n, 200)]).double().numpy()
-        train_real = scenes(args.n, size=32, seed=1, split="train").images  # a disjoint draw (other seed)
+        train_real = scenes(args.n, size=32, seed=1, split="train").images
         res["fid_real_vs_real"] = fid(ext, real_val, train_real)
         seed_everything(cfg.seed)
         g0 = build_models(cfg)[0].eval()
@@ -261,7 +262,9 @@ def evaluate_uncond(args, out: Path, val, cfg, dev) -> dict:
         res["fid_untrained"] = fid(ext, real_val, gan_eval.generate_images(g0, z))
         np.savez(cache, val=real_val, floor=res["fid_real_vs_real"], untrained=res["fid_untrained"])
     if args.sensitivity:
-        res["fid_degraded_real"] = sensitivity(ext, real_val, scenes(args.n, size=32, seed=1, split="train").images)
+        if train_real is None:
+            train_real = scenes(args.n, size=32, seed=1, split="train").images
+        res["fid_degraded_real"] = sensitivity(ext, real_val, train_real)
     if not (out / "uncond" / "bench_train.json").exists():
         return res  # --prep: the reference figures only
     imgs, _ = generate(out / "uncond", args.n, seed=0, device=dev)
