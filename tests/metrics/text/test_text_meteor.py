@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -314,8 +316,20 @@ def test_workers_rule_and_hand_worked_scores_from_forked_workers(monkeypatch):
         with pytest.raises(InputError, match="workers"):
             mp_.resolve_workers(bad, 10)
     monkeypatch.delenv("VISLANG_METEOR_WORKERS")
-    # force forking on a small input: 12 captions in batches of 3 (2 workers) or 2 (3 workers)
+    # force forking on a small input: 12 captions in chunks of 1 to 3
     monkeypatch.setattr(mp_, "MIN_PARALLEL", 0)
+    monkeypatch.setattr(mp_, "MIN_CHUNK", 1)
+    refs, cands, want = _forked_case()
+    for workers in (2, 3):
+        _, per = meteor_score(refs, cands, workers=workers)
+        assert list(per) == list(cands)  # input order
+        assert per == pytest.approx(want, abs=1e-12)
+    m = Meteor(workers=2)
+    m.update(refs, cands)
+    assert m.compute()["meteor_per_item"] == pytest.approx(want, abs=1e-12)
+
+
+def _forked_case():
     base = {"a": ("dog runs fast green park", ["green park dog runs fast"], 1 - G * 0.4**B),
             "b": ("park green fast runs dog", ["dog runs fast green park"], 1 - G),
             "c": ("the children", ["kids"], 0.6),
@@ -324,13 +338,59 @@ def test_workers_rule_and_hand_worked_scores_from_forked_workers(monkeypatch):
     for k in range(3):
         for name, (hyp, rs, value) in base.items():
             refs[f"{name}{k}"], cands[f"{name}{k}"], want[f"{name}{k}"] = rs, hyp, value
-    for workers in (2, 3):
-        _, per = meteor_score(refs, cands, workers=workers)
-        assert list(per) == list(cands)  # input order
-        assert per == pytest.approx(want, abs=1e-12)
-    m = Meteor(workers=2)
-    m.update(refs, cands)
-    assert m.compute()["meteor_per_item"] == pytest.approx(want, abs=1e-12)
+    return refs, cands, want
+
+
+def test_chunk_plan_covers_the_input_largest_first():
+    from vislang.metrics.text.meteor_parallel import MAX_CHUNKS, plan_chunks
+
+    # 8,092 captions, 2 workers: a quarter of what is left each time, at least 200 (the last takes the rest)
+    sizes = [b - a for a, b in plan_chunks(8092, 2, 4000)]
+    assert sizes == [2023, 1518, 1138, 854, 640, 480, 360, 270, 203, 200, 200, 206]
+    for n, w, cap in ((1, 2, 4000), (12, 2, 4000), (401, 3, 4000), (100_000, 2, 4000), (10**6, 8, 4000)):
+        plan = plan_chunks(n, w, cap)
+        assert plan[0][0] == 0 and plan[-1][1] == n and len(plan) <= MAX_CHUNKS
+        assert all(a < b and b == c for (a, b), (c, _) in zip(plan, plan[1:] + [(n, n)]))
+        assert all(b - a <= max(cap, -(-n // MAX_CHUNKS)) for a, b in plan)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin", reason="needs fork")
+def test_forked_processes_score_chunks_and_a_failed_one_is_rescored(monkeypatch, tmp_path):
+    from vislang.metrics.text import meteor_parallel as mp_
+    from vislang.metrics.text.meteor import MeteorScorer
+
+    monkeypatch.setattr(mp_, "MIN_PARALLEL", 0)
+    monkeypatch.setattr(mp_, "MIN_CHUNK", 1)
+    refs, cands, want = _forked_case()
+    parent, log = os.getpid(), tmp_path / "scored-by"
+    real = MeteorScorer._score_items
+
+    def slow_parent(self, items):  # the caller is slow: the forked process scores most chunks
+        if os.getpid() == parent:
+            time.sleep(0.3)
+        else:
+            with open(log, "a") as f:
+                f.write(f"{len(items)}\n")
+        return real(self, items)
+
+    monkeypatch.setattr(MeteorScorer, "_score_items", slow_parent)
+    _, per = meteor_score(refs, cands, workers=2)
+    assert list(per) == list(cands) and per == pytest.approx(want, abs=1e-12)
+    assert sum(map(int, log.read_text().split())) > 0  # the child's rows came through shared memory
+
+    failed = tmp_path / "failed"
+
+    def failing_child(self, items):  # every forked process dies on its first chunk
+        if os.getpid() != parent:
+            failed.write_text("yes")
+            raise MemoryError("simulated")
+        time.sleep(0.3)
+        return real(self, items)
+
+    monkeypatch.setattr(MeteorScorer, "_score_items", failing_child)
+    _, per = meteor_score(refs, cands, workers=3)
+    assert failed.exists()  # a chunk was lost in a child ...
+    assert list(per) == list(cands) and per == pytest.approx(want, abs=1e-12)  # ... and scored again
 
 
 def test_fragmentation_penalty_power_is_rounded_like_the_jars_math_pow():

@@ -48,8 +48,6 @@ MODULES = (EXACT, STEM, SYNONYM, PARAPHRASE)
 _PLAIN = re.compile("[a-z0-9 ]*")
 #: Captions scored per batch (sentences, phrase hashes and table hits are kept per batch only).
 CHUNK = 4000
-#: Batches per worker process when scoring in parallel (balances uneven batches).
-BATCHES_PER_WORKER = 2
 
 __all__ = ["meteor_score", "meteor_exact_stem_score", "Meteor", "MeteorScorer", "segment_score"]
 
@@ -145,7 +143,7 @@ class MeteorScorer:
             if workers > 1:
                 from vislang.metrics.text.meteor_parallel import score_forked
 
-                return score_forked(self, items, workers, BATCHES_PER_WORKER, CHUNK)
+                return score_forked(self, items, workers, CHUNK, N_STATS)
             out = {}
             for k in range(0, len(items), CHUNK):  # bounded memory for any number of captions
                 out.update(self._score_items(items[k: k + CHUNK]))

@@ -1,32 +1,41 @@
 """Scoring METEOR in several processes: the scorer is forked after its resources are loaded.
 
 The jar scores on more than one core (its JVM runs about 1.6 cores busy on this work); vislang
-does the same by forking worker processes that inherit the loaded scorer (the memory-mapped
-tables and the word facts already computed are shared, nothing is re-read or pickled), each
-scoring whole batches of captions.  Results come back per batch and are put together in input
-order.  A caption's score depends only on its own hypothesis and references, never on which
-batch or process scored it, so the result is the same for every number of workers.
+does the same with ``os.fork``: the calling process and ``workers - 1`` forked copies of it score
+the captions together.  The copies inherit the loaded scorer (the memory-mapped tables and the word
+facts already computed are shared, nothing is re-read or pickled).
+
+Work is shared out in chunks of contiguous captions, largest first (each about a ``2 x workers``-th
+of what is left, so the processes finish close together however fast each one runs): a process
+takes the next chunk number from a pipe (one byte per chunk; a pipe read is atomic) until the pipe
+is empty.  A forked process writes its chunks' scores and statistics into a shared memory block and
+marks them done; the caller reads them after the process has exited, and scores any chunk left
+unmarked itself (a process that failed: the caller then meets the same error, or the result).  A
+caption's score depends only on its own hypothesis and references, never on which chunk or process
+scored it, so the result is the same for every number of workers.
 
 Rule for the number of workers (:func:`resolve_workers`): the ``workers`` argument, else the
 ``VISLANG_METEOR_WORKERS`` environment variable, else ``min(2, usable CPU cores)``; one process
 is used anyway for fewer than ``MIN_PARALLEL`` captions (start-up would cost more than it saves),
-where the ``fork`` start method does not exist (Windows, and macOS where it is unsafe), and inside a
-daemonic process (which may not have children).
+where ``fork`` does not exist or is unsafe (Windows; macOS) and inside a daemonic
+``multiprocessing`` process.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import mmap
 import os
 import sys
-from typing import Any
+from array import array
 
 #: Fewest captions worth forking for (scoring 400 captions takes about 0.2 s).
 MIN_PARALLEL = 400
 #: Most worker processes used by default (the jar uses about 1.6 cores).
 DEFAULT_MAX_WORKERS = 2
-
-_JOB: Any = None  # (scorer, batches) of the running parallel call, inherited by forked workers
+#: Smallest chunk handed out (smaller ones cost more in per-call overhead than they balance).
+MIN_CHUNK = 200
+#: Most chunks of one call (chunk numbers travel as single bytes).
+MAX_CHUNKS = 255
 
 
 def usable_cores() -> int:
@@ -37,9 +46,10 @@ def usable_cores() -> int:
 
 
 def can_fork() -> bool:
-    if sys.platform == "darwin" or "fork" not in multiprocessing.get_all_start_methods():
+    if sys.platform == "darwin" or not hasattr(os, "fork"):
         return False
-    return not multiprocessing.current_process().daemon
+    mp = sys.modules.get("multiprocessing")  # a daemonic multiprocessing child has it imported
+    return not (mp is not None and mp.current_process().daemon)
 
 
 def resolve_workers(workers: int | None, n_items: int) -> int:
@@ -68,33 +78,88 @@ def resolve_workers(workers: int | None, n_items: int) -> int:
     return min(workers, n_items)
 
 
-def _run_batch(k: int) -> list:
-    scorer, batches = _JOB
-    got = scorer._score_items(batches[k])
-    return [got[key] for key, _, _ in batches[k]]
-
-
-def score_forked(scorer, items: list, workers: int, batches_per_worker: int, max_batch: int) -> dict:
-    """``{id: (score, stats)}`` of ``items`` scored by ``workers`` forked processes, in input order."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _JOB
-    n_batches = max(workers * batches_per_worker, -(-len(items) // max_batch))
-    n_batches = min(n_batches, len(items))
-    size, extra = divmod(len(items), n_batches)
-    batches, at = [], 0
-    for k in range(n_batches):
-        step = size + (k < extra)
-        batches.append(items[at: at + step])
-        at += step
-    _JOB = (scorer, batches)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_run_batch, range(n_batches)))
-    finally:
-        _JOB = None
-    out = {}
-    for batch, got in zip(batches, results):
-        for (key, _, _), value in zip(batch, got):
-            out[key] = value
+def plan_chunks(n_items: int, workers: int, max_chunk: int, min_chunk: int | None = None) -> list[tuple[int, int]]:
+    """``[(start, end)]``: contiguous chunks covering ``range(n_items)``, largest first, each about
+    ``1 / (2 workers)`` of the captions left (between ``min_chunk`` and ``max_chunk``), at most
+    ``MAX_CHUNKS`` of them (``min_chunk`` defaults to ``MIN_CHUNK``)."""
+    min_chunk = max(1, MIN_CHUNK if min_chunk is None else min_chunk, -(-n_items // MAX_CHUNKS))
+    out, at = [], 0
+    while at < n_items:
+        size = min(max_chunk, max(min_chunk, -(-(n_items - at) // (2 * workers))))
+        if n_items - at - size < min_chunk and n_items - at <= max(max_chunk, min_chunk):
+            size = n_items - at  # no tiny last chunk: fold it into this one
+        out.append((at, at + size))
+        at += size
     return out
+
+
+def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int) -> dict:
+    """``{id: (score, stats)}`` of ``items`` (``(id, hypothesis, references)``) scored by this
+    process and ``workers - 1`` forked ones, in input order; ``n_stats`` statistics per caption."""
+    chunks = plan_chunks(len(items), workers, max_chunk)
+    width = n_stats + 1  # a row: the score, then the statistics
+    rows = mmap.mmap(-1, max(1, len(items) * width * 8))  # anonymous, shared with forked children
+    done = mmap.mmap(-1, len(chunks))
+    r_tok, w_tok = os.pipe()
+    pids: list[int] = []
+    try:
+        os.write(w_tok, bytes(range(len(chunks))))
+        for _ in range(workers - 1):
+            pid = os.fork()
+            if pid == 0:  # a child: score chunks until none is left, then leave at once
+                code = 1
+                try:
+                    os.close(w_tok)
+                    while tok := os.read(r_tok, 1):
+                        k = tok[0]
+                        a, b = chunks[k]
+                        part = items[a:b]
+                        got = scorer._score_items(part)
+                        flat = array("d")
+                        for key, _, _ in part:
+                            score, st = got[key]
+                            flat.append(score)
+                            flat.extend(st)
+                        rows[a * width * 8: b * width * 8] = flat.tobytes()
+                        done[k] = 1
+                    code = 0
+                finally:
+                    os._exit(code)  # no cleanup, no flushing of the parent's buffers
+            pids.append(pid)
+        os.close(w_tok)
+        w_tok = -1
+        results: list = [None] * len(items)
+        while tok := os.read(r_tok, 1):
+            a, b = chunks[tok[0]]
+            got = scorer._score_items(items[a:b])
+            for q in range(a, b):
+                results[q] = got[items[q][0]]
+        while pids:
+            os.waitpid(pids[-1], 0)
+            pids.pop()
+        for k, (a, b) in enumerate(chunks):
+            if results[a] is not None:
+                continue
+            if done[k]:
+                flat = array("d")
+                flat.frombytes(rows[a * width * 8: b * width * 8])
+                for q in range(a, b):
+                    at = (q - a) * width
+                    results[q] = (flat[at], flat[at + 1: at + width].tolist())
+            else:  # a forked process failed on this chunk: score it here
+                got = scorer._score_items(items[a:b])
+                for q in range(a, b):
+                    results[q] = got[items[q][0]]
+    finally:
+        for pid in pids:  # interrupted: stop the children
+            try:
+                os.kill(pid, 15)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        if w_tok >= 0:
+            os.close(w_tok)
+        os.close(r_tok)
+        rows.close()
+        done.close()
+    return {item[0]: res for item, res in zip(items, results)}
