@@ -149,6 +149,9 @@ class MeteorScorer:
                 out.update(self._score_items(items[k: k + CHUNK]))
             return out
         finally:
+            # the memo is per call: keeping its ~5 lists per caption alive would only make every
+            # later cyclic-gc pass (and interpreter exit) walk them
+            self._norm_memo = {}
             if gc_was_on:
                 gc.enable()
 

@@ -112,17 +112,15 @@ def collect(t: Sentence, r: Sentence, modules: tuple[int, ...], lex: Lexicon, pa
     get = memo.get
     prefilter = modules[:3] == (EXACT, STEM, SYNONYM)
     if prefilter:
-        # a word can have hits only if its key, its stem key or itself (as a synonym partner of
-        # some hypothesis word; partners are symmetric) is among the hypothesis'
-        key_pos, stem_pos, near = t.key_pos, t.stem_pos, t.near
-        if near is None:
-            partners = lex.partners
-            near = t.near = set().union(*[partners[x] for x in t.ids])
-        lkey, lstem = lex.key, lex.stem
+        # a word can have hits only if its key or its stem key is among the hypothesis' or one of
+        # its synonym partners is a hypothesis word (a set test of about ten ids)
+        key_pos, stem_pos, idset = t.key_pos, t.stem_pos, t.idset
+        lkey, lstem, partners = lex.key, lex.stem, lex.partners
     for j, w in enumerate(r.ids):
         hits = get(w)
         if hits is None:
-            if not prefilter or lkey[w] in key_pos or lstem[w] in stem_pos or w in near:
+            if (not prefilter or lkey[w] in key_pos or lstem[w] in stem_pos
+                    or not partners[w].isdisjoint(idset)):
                 hits = memo[w] = _word_hits(t, w, modules, lex)
             else:
                 hits = memo[w] = ()

@@ -202,7 +202,7 @@ class Sentence:
     reference word.
     """
 
-    __slots__ = ("ids", "n", "keys", "func", "nfunc", "key_pos", "stem_pos", "idset", "memo", "near", "wts",
+    __slots__ = ("ids", "n", "keys", "func", "nfunc", "key_pos", "stem_pos", "idset", "memo", "wts",
                  "wlen")
 
     def __init__(self, ids: list[int], lex: Lexicon):
@@ -225,7 +225,6 @@ class Sentence:
         self.stem_pos = stem_pos
         self.idset = frozenset(self.ids)
         self.memo = {}
-        self.near = None  # ids of the words sharing a synset with one of this line's words
 
 
 def word_table_arrays(res: MeteorResources, words: list[str]) -> dict:
