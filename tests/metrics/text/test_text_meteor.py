@@ -344,9 +344,12 @@ def _forked_case():
 def test_chunk_plan_covers_the_input_largest_first():
     from vislang.metrics.text.meteor_parallel import MAX_CHUNKS, plan_chunks
 
-    # 8,092 captions, 2 workers: a quarter of what is left each time, at least 200 (the last takes the rest)
+    # 8,092 captions, 2 workers: a third of what is left each time (ceil(8,092 / 3) = 2,698, then
+    # ceil(5,394 / 3) = 1,798, ...), at least 400; the last 665 stay one chunk (a 400 would leave 265),
+    # and the plan is sorted largest first
     sizes = [b - a for a, b in plan_chunks(8092, 2, 4000)]
-    assert sizes == [2023, 1518, 1138, 854, 640, 480, 360, 270, 203, 200, 200, 206]
+    assert sizes == [2698, 1798, 1199, 799, 665, 533, 400]
+    assert sum(sizes) == 8092
     for n, w, cap in ((1, 2, 4000), (12, 2, 4000), (401, 3, 4000), (100_000, 2, 4000), (10**6, 8, 4000)):
         plan = plan_chunks(n, w, cap)
         assert plan[0][0] == 0 and plan[-1][1] == n and len(plan) <= MAX_CHUNKS
