@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import signal
 import sys
 from array import array
 
@@ -108,63 +109,57 @@ def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int
     """``{id: (score, stats)}`` of ``items`` (``(id, hypothesis, references)``) scored by this
     process and ``workers - 1`` forked ones, in input order; ``n_stats`` statistics per caption."""
     chunks = plan_chunks(len(items), workers, max_chunk)
-    width = n_stats + 1  # a row: the score, then the statistics
-    rows = mmap.mmap(-1, max(1, len(items) * width * 8))  # anonymous, shared with forked children
-    done = mmap.mmap(-1, len(chunks))
+    row = (n_stats + 1) * 8  # bytes of a caption's row: the score, then the statistics (doubles)
+    rows = mmap.mmap(-1, max(1, len(items) * row))  # anonymous, shared with forked children
+    done = mmap.mmap(-1, len(chunks))  # done[k] = 1: chunk k's rows are written
+    results: list = [None] * len(items)
+
+    def score_here(a: int, b: int) -> None:
+        got = scorer._score_items(items[a:b])
+        for q in range(a, b):
+            results[q] = got[items[q][0]]
+
     r_tok, w_tok = os.pipe()
     pids: list[int] = []
     try:
         os.write(w_tok, bytes(range(len(chunks))))
         for _ in range(workers - 1):
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes to be had: the ones running do the work
+                break
             if pid == 0:  # a child: score chunks until none is left, then leave at once
                 code = 1
                 try:
                     os.close(w_tok)
-                    while tok := os.read(r_tok, 1):
-                        k = tok[0]
-                        a, b = chunks[k]
-                        part = items[a:b]
-                        got = scorer._score_items(part)
-                        flat = array("d")
-                        for key, _, _ in part:
-                            score, st = got[key]
-                            flat.append(score)
-                            flat.extend(st)
-                        rows[a * width * 8: b * width * 8] = flat.tobytes()
-                        done[k] = 1
+                    _serve(scorer, items, chunks, r_tok, rows, row, done)
                     code = 0
                 finally:
                     os._exit(code)  # no cleanup, no flushing of the parent's buffers
             pids.append(pid)
         os.close(w_tok)
         w_tok = -1
-        results: list = [None] * len(items)
         while tok := os.read(r_tok, 1):
-            a, b = chunks[tok[0]]
-            got = scorer._score_items(items[a:b])
-            for q in range(a, b):
-                results[q] = got[items[q][0]]
+            score_here(*chunks[tok[0]])
         while pids:
             os.waitpid(pids[-1], 0)
             pids.pop()
+        width = n_stats + 1
         for k, (a, b) in enumerate(chunks):
-            if results[a] is not None:
+            if results[a] is not None:  # scored here
                 continue
-            if done[k]:
-                flat = array("d")
-                flat.frombytes(rows[a * width * 8: b * width * 8])
-                for q in range(a, b):
-                    at = (q - a) * width
-                    results[q] = (flat[at], flat[at + 1: at + width].tolist())
-            else:  # a forked process failed on this chunk: score it here
-                got = scorer._score_items(items[a:b])
-                for q in range(a, b):
-                    results[q] = got[items[q][0]]
+            if not done[k]:  # a forked process failed on this chunk: score it here
+                score_here(a, b)
+                continue
+            flat = array("d")
+            flat.frombytes(rows[a * row: b * row])
+            for q in range(a, b):
+                at = (q - a) * width
+                results[q] = (flat[at], flat[at + 1: at + width].tolist())
     finally:
         for pid in pids:  # interrupted: stop the children
             try:
-                os.kill(pid, 15)
+                os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
@@ -174,3 +169,20 @@ def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int
         rows.close()
         done.close()
     return {item[0]: res for item, res in zip(items, results)}
+
+
+def _serve(scorer, items: list, chunks: list, r_tok: int, rows: mmap.mmap, row: int, done: mmap.mmap) -> None:
+    """A forked process's loop: take chunk numbers from the pipe until it is empty, write each
+    chunk's rows into the shared block, then mark the chunk done."""
+    while tok := os.read(r_tok, 1):
+        k = tok[0]
+        a, b = chunks[k]
+        part = items[a:b]
+        got = scorer._score_items(part)
+        flat = array("d")
+        for key, _, _ in part:
+            score, st = got[key]
+            flat.append(score)
+            flat.extend(st)
+        rows[a * row: b * row] = flat.tobytes()
+        done[k] = 1
