@@ -395,6 +395,14 @@ def test_forked_processes_score_chunks_and_a_failed_one_is_rescored(monkeypatch,
     assert failed.exists()  # a chunk was lost in a child ...
     assert list(per) == list(cands) and per == pytest.approx(want, abs=1e-12)  # ... and scored again
 
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(MeteorScorer, "_score_items", real)
+    monkeypatch.setattr(os, "fork", no_fork)  # no process to be had: the caller does it all
+    _, per = meteor_score(refs, cands, workers=2)
+    assert list(per) == list(cands) and per == pytest.approx(want, abs=1e-12)
+
 
 def test_fragmentation_penalty_power_is_rounded_like_the_jars_math_pow():
     # Statistics meteor-1.5.jar returned (SCORE line, -l en -norm) for a 90-word hypothesis and a
