@@ -11,9 +11,10 @@ loading the resources from the vislang cache on disk -- built before timing if m
 scoring), timed from outside, end to end; its own split (imports + cache load, scoring) is printed
 too.  vislang's modules are byte-compiled before timing, as pip does when it installs a package and
 Python does on a first import unless ``PYTHONDONTWRITEBYTECODE`` is set (it is on the machine the
-figures in docs/benchmarks.md come from); the jar's classes are shipped compiled too.  vislang runs once per round for each ``--workers`` value (default ``2,1``: two forked
-scoring processes, vislang's default on a 2-core machine, then one); its CPU time includes its
-worker processes, as the jar's includes all JVM threads.  The runs are interleaved (jar, vislang,
+figures in docs/benchmarks.md come from); the jar's classes are shipped compiled too.  vislang runs
+once per round for each ``--workers`` value (default ``2,1``: two scoring processes, the caller and
+one forked copy, vislang's default on a 2-core machine, then one); its CPU time includes the forked
+process, as the jar's includes all JVM threads.  The runs are interleaved (jar, vislang,
 vislang, jar, ...) so a busy machine slows all alike; the ratios reported are those of the
 medians over the rounds, next to the load averages.
 
@@ -24,6 +25,7 @@ Every vislang run is checked against the jar run of its round: corpus difference
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -35,6 +37,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import vislang
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TOKENS = REPO.parent / "shared" / "data" / "flickr8k" / "Flickr8k.token.txt"
@@ -117,10 +121,6 @@ def main() -> None:
     t = time.perf_counter()
     load_resources()  # builds the cache if missing (not timed; a one-off)
     print(f"vislang cache ready ({time.perf_counter() - t:.1f} s in this process)", flush=True)
-    import compileall
-
-    import vislang
-
     compileall.compile_dir(str(Path(vislang.__file__).parent), quiet=1)  # a one-off, as at install
 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
