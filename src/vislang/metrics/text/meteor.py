@@ -143,7 +143,7 @@ class MeteorScorer:
             if workers > 1:
                 from vislang.metrics.text.meteor_parallel import score_forked
 
-                return score_forked(self, items, workers, CHUNK, N_STATS)
+                return score_forked(self, items, workers, CHUNK)
             out = {}
             for k in range(0, len(items), CHUNK):  # bounded memory for any number of captions
                 out.update(self._score_items(items[k: k + CHUNK]))

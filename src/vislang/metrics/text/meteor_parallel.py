@@ -29,6 +29,8 @@ import signal
 import sys
 from array import array
 
+from vislang.metrics.text.meteor_formula import N_STATS
+
 #: Fewest captions worth forking for (scoring 400 captions takes about 0.2 s).
 MIN_PARALLEL = 400
 #: Most worker processes used by default (the jar uses about 1.6 cores).
@@ -37,6 +39,9 @@ DEFAULT_MAX_WORKERS = 2
 MIN_CHUNK = 400
 #: Most chunks of one call (chunk numbers travel as single bytes).
 MAX_CHUNKS = 255
+#: A caption's row in the shared block: its score, then its statistics (doubles).
+_WIDTH = N_STATS + 1
+_ROW = 8 * _WIDTH
 
 
 def usable_cores() -> int:
@@ -105,12 +110,11 @@ def plan_chunks(n_items: int, workers: int, max_chunk: int, min_chunk: int | Non
     return out
 
 
-def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int) -> dict:
+def score_forked(scorer, items: list, workers: int, max_chunk: int) -> dict:
     """``{id: (score, stats)}`` of ``items`` (``(id, hypothesis, references)``) scored by this
-    process and ``workers - 1`` forked ones, in input order; ``n_stats`` statistics per caption."""
+    process and ``workers - 1`` forked ones, in input order."""
     chunks = plan_chunks(len(items), workers, max_chunk)
-    row = (n_stats + 1) * 8  # bytes of a caption's row: the score, then the statistics (doubles)
-    rows = mmap.mmap(-1, max(1, len(items) * row))  # anonymous, shared with forked children
+    rows = mmap.mmap(-1, max(1, len(items) * _ROW))  # anonymous, shared with forked children
     done = mmap.mmap(-1, len(chunks))  # done[k] = 1: chunk k's rows are written
     results: list = [None] * len(items)
 
@@ -132,7 +136,7 @@ def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int
                 code = 1
                 try:
                     os.close(w_tok)
-                    _serve(scorer, items, chunks, r_tok, rows, row, done)
+                    _serve(scorer, items, chunks, r_tok, rows, done)
                     code = 0
                 finally:
                     os._exit(code)  # no cleanup, no flushing of the parent's buffers
@@ -144,7 +148,6 @@ def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int
         while pids:
             os.waitpid(pids[-1], 0)
             pids.pop()
-        width = n_stats + 1
         for k, (a, b) in enumerate(chunks):
             if results[a] is not None:  # scored here
                 continue
@@ -152,10 +155,10 @@ def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int
                 score_here(a, b)
                 continue
             flat = array("d")
-            flat.frombytes(rows[a * row: b * row])
+            flat.frombytes(rows[a * _ROW: b * _ROW])
             for q in range(a, b):
-                at = (q - a) * width
-                results[q] = (flat[at], flat[at + 1: at + width].tolist())
+                at = (q - a) * _WIDTH
+                results[q] = (flat[at], flat[at + 1: at + _WIDTH].tolist())
     finally:
         for pid in pids:  # interrupted: stop the children
             try:
@@ -171,7 +174,7 @@ def score_forked(scorer, items: list, workers: int, max_chunk: int, n_stats: int
     return {item[0]: res for item, res in zip(items, results)}
 
 
-def _serve(scorer, items: list, chunks: list, r_tok: int, rows: mmap.mmap, row: int, done: mmap.mmap) -> None:
+def _serve(scorer, items: list, chunks: list, r_tok: int, rows: mmap.mmap, done: mmap.mmap) -> None:
     """A forked process's loop: take chunk numbers from the pipe until it is empty, write each
     chunk's rows into the shared block, then mark the chunk done."""
     while tok := os.read(r_tok, 1):
@@ -184,5 +187,5 @@ def _serve(scorer, items: list, chunks: list, r_tok: int, rows: mmap.mmap, row: 
             score, st = got[key]
             flat.append(score)
             flat.extend(st)
-        rows[a * row: b * row] = flat.tobytes()
+        rows[a * _ROW: b * _ROW] = flat.tobytes()
         done[k] = 1
